@@ -1,0 +1,300 @@
+//! The one trait every protocol implements, and the [`Context`] through which it acts.
+//!
+//! A handler is a sans-IO state machine: it is told what happened (a connection came up,
+//! bytes arrived, the peer half-closed, a timer fired) and answers only by asking the
+//! `Context` for effects: write, close, set a timer, connect, stop. The reactor carries the
+//! effects out after the callback returns. A protocol never touches a socket, so it can be
+//! driven byte by byte in a unit test ([`crate::testing::TestTransport`]) exactly as the
+//! reactor drives it on a real network. The callback names follow Twisted and Netty
+//! (connectionMade, dataReceived, connectionLost), which many readers already know.
+
+use crate::id::{ConnId, TimerId};
+use crate::stats::{CloseReason, Stats};
+use crate::timer::Timers;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// What is known about a connection when it comes up.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// `Accepted(listener)` for a server-side connection, `Outbound(tag)` for one made with
+    /// [`Context::connect`] or `Reactor::connect` (the tag is the caller's own number).
+    pub origin: Origin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Accepted(ConnId),
+    Outbound(u64),
+    /// The process's own stdin/stdout, added with `Reactor::add_stdio`.
+    Stdio,
+}
+
+/// A protocol. One value of the implementing type serves every connection of a reactor
+/// (shared state such as a chat room lives in it); each connection's own state is a
+/// [`Handler::Conn`] that the reactor keeps in its slab next to the socket.
+pub trait Handler {
+    /// Per-connection state: typically an enum of protocol states.
+    type Conn;
+
+    /// A connection is up (accepted, or an outbound connect completed). Returns its state.
+    fn connected(&mut self, ctx: &mut Context<'_>, id: ConnId, info: &ConnInfo) -> Self::Conn;
+
+    /// Bytes arrived. Returns how many of them the protocol consumed; the reactor keeps the
+    /// rest and hands them back, followed by newer bytes, on the next call. A protocol that
+    /// needs a whole frame consumes nothing until the frame is complete.
+    fn data(&mut self, conn: &mut Self::Conn, ctx: &mut Context<'_>, data: &[u8]) -> usize;
+
+    /// The peer half-closed (read returned 0). The default closes once output is flushed.
+    fn eof(&mut self, conn: &mut Self::Conn, ctx: &mut Context<'_>) {
+        let _ = conn;
+        ctx.close();
+    }
+
+    /// All queued output has been taken by the kernel (after a period of backpressure).
+    fn drained(&mut self, _conn: &mut Self::Conn, _ctx: &mut Context<'_>) {}
+
+    /// This connection's output queue just grew past the high-water mark, so the reactor
+    /// has stopped reading from it. A protocol that writes to it on others' behalf (a chat
+    /// room) decides here what else to do, such as disconnecting a member who never reads.
+    fn backlogged(&mut self, _conn: &mut Self::Conn, _ctx: &mut Context<'_>, _queued: usize) {}
+
+    /// A timer set with [`Context::set_timer`] during one of this connection's callbacks.
+    fn timer(&mut self, _conn: &mut Self::Conn, _ctx: &mut Context<'_>, _key: u64) {}
+
+    /// A timer set with [`Context::set_global_timer`].
+    fn global_timer(&mut self, _ctx: &mut Context<'_>, _key: u64) {}
+
+    /// The connection is gone, for `reason`. Its state is handed back to be dropped.
+    fn closed(&mut self, _conn: Self::Conn, _ctx: &mut Context<'_>, _id: ConnId, _reason: CloseReason) {}
+
+    /// An outbound connect with this tag failed before the connection came up.
+    fn connect_failed(&mut self, _ctx: &mut Context<'_>, _tag: u64, _err: &io::Error) {}
+
+    /// A datagram arrived on UDP socket `sock`.
+    fn datagram(&mut self, _ctx: &mut Context<'_>, _sock: ConnId, _from: SocketAddr, _data: &[u8]) {}
+
+    /// A graceful stop began: listeners are closed and every connection will be closed once
+    /// its output is flushed. A protocol may write a last word here (a chat notice).
+    fn stopping(&mut self, _ctx: &mut Context<'_>) {}
+}
+
+/// How a close request treats output that is still queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseMode {
+    /// Send what is queued, then close.
+    Flush,
+    /// Send what is queued, then shut down the write side (FIN) and keep reading.
+    ShutdownWrite,
+    /// Drop what is queued and close now.
+    Abort,
+}
+
+/// Who a timer belongs to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TimerOwner {
+    Conn(ConnId, u64),
+    Global(u64),
+    /// The reactor's own timers (idle checks, accept pauses, stats, grace period).
+    Reactor(crate::reactor::Internal),
+}
+
+pub(crate) enum Effect {
+    /// Bytes `start..end` of the effect arena go to connection `to`.
+    Write {
+        to: ConnId,
+        start: usize,
+        end: usize,
+    },
+    SendTo {
+        sock: ConnId,
+        to: SocketAddr,
+        start: usize,
+        end: usize,
+    },
+    Close {
+        id: ConnId,
+        mode: CloseMode,
+    },
+    Connect {
+        addr: SocketAddr,
+        tag: u64,
+    },
+    PauseReading(ConnId),
+    ResumeReading(ConnId),
+    Stop,
+}
+
+/// Effects asked for during one callback, with the bytes they carry in one arena.
+#[derive(Default)]
+pub(crate) struct Effects {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) list: Vec<Effect>,
+}
+
+impl Effects {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// The handler's only way to act. Everything asked of it happens after the callback returns,
+/// in the order asked.
+pub struct Context<'a> {
+    pub(crate) now: Instant,
+    pub(crate) current: Option<ConnId>,
+    pub(crate) effects: &'a mut Effects,
+    pub(crate) timers: &'a mut Timers<TimerOwner>,
+    pub(crate) stats: &'a Stats,
+}
+
+impl Context<'_> {
+    /// The time of this turn of the loop (virtual in tests).
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The connection this callback is about, if any.
+    pub fn id(&self) -> Option<ConnId> {
+        self.current
+    }
+
+    pub fn stats(&self) -> &Stats {
+        self.stats
+    }
+
+    /// Queues bytes for the current connection.
+    pub fn write(&mut self, bytes: &[u8]) {
+        if let Some(id) = self.current {
+            self.write_to(id, bytes);
+        }
+    }
+
+    /// Queues bytes for any connection. An id that no longer exists is ignored.
+    pub fn write_to(&mut self, to: ConnId, bytes: &[u8]) {
+        let fx = &mut *self.effects;
+        let start = fx.bytes.len();
+        fx.bytes.extend_from_slice(bytes);
+        let end = fx.bytes.len();
+        // Consecutive writes to one connection become one, so a header and its payload
+        // written separately still leave in one system call.
+        if let Some(Effect::Write { to: last, end: last_end, .. }) = fx.list.last_mut()
+            && *last == to
+            && *last_end == start
+        {
+            *last_end = end;
+            return;
+        }
+        fx.list.push(Effect::Write { to, start, end });
+    }
+
+    /// Sends one datagram from UDP socket `sock`. If the kernel's send buffer is full the
+    /// datagram is dropped and counted (`datagrams_dropped`), as UDP would on the wire.
+    pub fn send_to(&mut self, sock: ConnId, to: SocketAddr, bytes: &[u8]) {
+        let start = self.effects.bytes.len();
+        self.effects.bytes.extend_from_slice(bytes);
+        let end = self.effects.bytes.len();
+        self.effects.list.push(Effect::SendTo { sock, to, start, end });
+    }
+
+    /// Closes the current connection once its queued output is sent.
+    pub fn close(&mut self) {
+        if let Some(id) = self.current {
+            self.close_conn(id);
+        }
+    }
+
+    /// Closes any connection once its queued output is sent.
+    pub fn close_conn(&mut self, id: ConnId) {
+        self.effects.list.push(Effect::Close { id, mode: CloseMode::Flush });
+    }
+
+    /// Closes the current connection at once, dropping queued output.
+    pub fn abort(&mut self) {
+        if let Some(id) = self.current {
+            self.abort_conn(id);
+        }
+    }
+
+    pub fn abort_conn(&mut self, id: ConnId) {
+        self.effects.list.push(Effect::Close { id, mode: CloseMode::Abort });
+    }
+
+    /// Sends queued output, then a FIN; the connection stays open for reading (half-close).
+    pub fn shutdown_write(&mut self) {
+        if let Some(id) = self.current {
+            self.shutdown_write_conn(id);
+        }
+    }
+
+    pub fn shutdown_write_conn(&mut self, id: ConnId) {
+        self.effects.list.push(Effect::Close { id, mode: CloseMode::ShutdownWrite });
+    }
+
+    /// Stops reading from a connection until [`Context::resume_reading`].
+    pub fn pause_reading(&mut self, id: ConnId) {
+        self.effects.list.push(Effect::PauseReading(id));
+    }
+
+    pub fn resume_reading(&mut self, id: ConnId) {
+        self.effects.list.push(Effect::ResumeReading(id));
+    }
+
+    /// Calls [`Handler::timer`] for the current connection after `after`, with `key`.
+    /// The timer dies with the connection. Outside a connection callback it is global.
+    pub fn set_timer(&mut self, after: Duration, key: u64) -> TimerId {
+        let owner = match self.current {
+            Some(id) => TimerOwner::Conn(id, key),
+            None => TimerOwner::Global(key),
+        };
+        self.timers.set(self.now + after, owner)
+    }
+
+    /// Calls [`Handler::global_timer`] after `after`, with `key`.
+    pub fn set_global_timer(&mut self, after: Duration, key: u64) -> TimerId {
+        self.timers.set(self.now + after, TimerOwner::Global(key))
+    }
+
+    pub fn cancel_timer(&mut self, timer: TimerId) {
+        self.timers.cancel(timer);
+    }
+
+    /// Starts a non-blocking connect. [`Handler::connected`] follows with
+    /// `Origin::Outbound(tag)`, or [`Handler::connect_failed`] with the same tag.
+    pub fn connect(&mut self, addr: SocketAddr, tag: u64) {
+        self.effects.list.push(Effect::Connect { addr, tag });
+    }
+
+    /// Begins a graceful stop of the whole reactor.
+    pub fn stop(&mut self) {
+        self.effects.list.push(Effect::Stop);
+    }
+}
+
+/// Hands bytes to `handler.data`, keeping what it does not consume in `held` for next time.
+/// Shared by the reactor and the test transport so both split input the same way.
+pub(crate) fn feed<H: Handler>(
+    handler: &mut H,
+    conn: &mut H::Conn,
+    ctx: &mut Context<'_>,
+    held: &mut Vec<u8>,
+    fresh: &[u8],
+) {
+    if held.is_empty() {
+        let used = handler.data(conn, ctx, fresh).min(fresh.len());
+        if used < fresh.len() {
+            held.extend_from_slice(&fresh[used..]);
+        }
+    } else {
+        held.extend_from_slice(fresh);
+        let used = handler.data(conn, ctx, held).min(held.len());
+        if used == held.len() {
+            *held = Vec::new();
+        } else {
+            held.drain(..used);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Socket set-up that mio leaves to us: listen backlog, address reuse, dual-stack IPv6,
+//! and name resolution. All of it runs before the loop starts, never inside it.
+
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+/// Resolves `host:port` (or `[v6]:port`). Blocking DNS: call it at start-up only.
+pub fn resolve(addr: &str) -> io::Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, format!("{addr}: no address")));
+    }
+    Ok(addrs)
+}
+
+/// A non-blocking TCP listener. `[::]:PORT` accepts IPv4 too (dual-stack); any other IPv6
+/// address is IPv6 only, so `127.0.0.1:P` and `[::1]:P` can be bound side by side.
+pub fn tcp_listener(addr: SocketAddr, backlog: i32) -> io::Result<mio::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(!addr.ip().is_unspecified())?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(mio::net::TcpListener::from_std(socket.into()))
+}
+
+/// A non-blocking UDP socket, dual-stack on `[::]` like [`tcp_listener`].
+pub fn udp_socket(addr: SocketAddr) -> io::Result<mio::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(!addr.ip().is_unspecified())?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(mio::net::UdpSocket::from_std(socket.into()))
+}
+
+/// Was this error the process or the system running out of file descriptors (or of the
+/// kernel memory behind them)? Accept fails this way under load and must not kill a server.
+pub(crate) fn is_fd_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    )
+}

@@ -1,0 +1,5 @@
+//! The protocols sockloop ships, each a sans-IO state machine behind [`crate::Handler`].
+
+pub mod ack;
+pub mod echo;
+pub mod greet;
