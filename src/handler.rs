@@ -121,6 +121,7 @@ pub(crate) enum Effect {
     },
     Connect {
         addr: SocketAddr,
+        from: Option<SocketAddr>,
         tag: u64,
     },
     PauseReading(ConnId),
@@ -265,7 +266,12 @@ impl Context<'_> {
     /// Starts a non-blocking connect. [`Handler::connected`] follows with
     /// `Origin::Outbound(tag)`, or [`Handler::connect_failed`] with the same tag.
     pub fn connect(&mut self, addr: SocketAddr, tag: u64) {
-        self.effects.list.push(Effect::Connect { addr, tag });
+        self.effects.list.push(Effect::Connect { addr, from: None, tag });
+    }
+
+    /// Like [`Context::connect`], from a chosen local address (port 0: any port).
+    pub fn connect_from(&mut self, local: SocketAddr, addr: SocketAddr, tag: u64) {
+        self.effects.list.push(Effect::Connect { addr, from: Some(local), tag });
     }
 
     /// Begins a graceful stop of the whole reactor.

@@ -47,3 +47,36 @@ pub(crate) fn is_fd_exhaustion(e: &io::Error) -> bool {
         Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
     )
 }
+
+/// Starts a non-blocking connect, optionally from a chosen local address.
+///
+/// Binding first is how a load generator spreads connections over 127.0.0.x when one
+/// source/destination pair runs out of ephemeral ports. `IP_BIND_ADDRESS_NO_PORT` lets the
+/// kernel pick the port at connect time, so ports are unique per 4-tuple rather than per
+/// local address (otherwise every bound socket reserves a port for itself).
+pub fn tcp_connect(addr: SocketAddr, from: Option<SocketAddr>) -> io::Result<mio::net::TcpStream> {
+    let Some(local) = from else { return mio::net::TcpStream::connect(addr) };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    if local.port() == 0 && local.is_ipv4() {
+        use std::os::fd::AsRawFd;
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket and a pointer to a c_int of the size passed.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    socket.bind(&local.into())?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(mio::net::TcpStream::from_std(socket.into()))
+}

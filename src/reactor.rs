@@ -381,7 +381,7 @@ impl<H: Handler> Reactor<H> {
 
     /// Starts an outbound connect before (or while) the loop runs; see [`Context::connect`].
     pub fn connect(&mut self, addr: SocketAddr, tag: u64) {
-        self.start_connect(addr, tag);
+        self.start_connect(addr, None, tag);
         self.apply_effects();
     }
 
@@ -706,8 +706,8 @@ impl<H: Handler> Reactor<H> {
 
     // ---- connecting --------------------------------------------------------------------
 
-    fn start_connect(&mut self, addr: SocketAddr, tag: u64) {
-        let mut stream = match TcpStream::connect(addr) {
+    fn start_connect(&mut self, addr: SocketAddr, from: Option<SocketAddr>, tag: u64) {
+        let mut stream = match net::tcp_connect(addr, from) {
             Ok(s) => s,
             Err(e) => return self.connect_failed(tag, addr, e),
         };
@@ -887,7 +887,7 @@ impl<H: Handler> Reactor<H> {
                         let reason = if read_closed { CloseReason::PeerClosed } else { CloseReason::Local };
                         self.request_close(id, mode, reason);
                     }
-                    Effect::Connect { addr, tag } => self.start_connect(addr, tag),
+                    Effect::Connect { addr, from, tag } => self.start_connect(addr, from, tag),
                     Effect::PauseReading(id) => {
                         if let Some(c) = conn_mut(&mut self.slab, id) {
                             c.paused_by_protocol = true;

@@ -337,7 +337,7 @@ impl<H: Handler> TestTransport<H> {
                             self.close(id, reason);
                         }
                     }
-                    Effect::Connect { addr, tag } => self.connects.push((addr, tag)),
+                    Effect::Connect { addr, tag, .. } => self.connects.push((addr, tag)),
                     Effect::PauseReading(id) => {
                         if let Some(c) = self.conns.get_mut(&id) {
                             c.paused = true;
