@@ -1,1 +1,28 @@
-fn main() {}
+//! `sockloop`: parse the command line, run the subcommand, turn its error into one line.
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Serve(args) => {
+            cli::init_logging("info");
+            cli::serve::run(args)
+        }
+        Command::Connect(args) => {
+            // stdout carries only the server's bytes, and stderr stays quiet unless asked.
+            cli::init_logging("warn");
+            cli::connect::run(args)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sockloop: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
