@@ -82,6 +82,9 @@ pub(crate) enum Internal {
     ResumeAccept(ConnId),
     Stats,
     Grace,
+    /// Time to check on a lingering close (see `Reactor::close_flushed`); it ends by the
+    /// deadline at the latest.
+    Linger(ConnId, Instant),
 }
 
 /// Stops a running reactor from any thread, and reads its counters.
@@ -157,6 +160,15 @@ struct Conn<C> {
     paused_backpressure: bool,
     paused_by_protocol: bool,
     writable_registered: bool,
+    /// The kernel reported the peer's FIN or an error (RDHUP/HUP/ERR) on this socket. Its
+    /// edge has been consumed, so no later event will announce it again: from now on a
+    /// short read does not mean the socket is drained, and we read on until EOF, the error,
+    /// or `WouldBlock`.
+    hup_seen: bool,
+    /// Closed as far as the protocol and the counters are concerned (our FIN is sent), but
+    /// the socket stays open, discarding input, until the peer has all we sent: see
+    /// `close_flushed`.
+    lingering: bool,
 }
 
 impl<C> Conn<C> {
@@ -176,6 +188,8 @@ impl<C> Conn<C> {
             paused_backpressure: false,
             paused_by_protocol: false,
             writable_registered: false,
+            hup_seen: false,
+            lingering: false,
         }
     }
 
@@ -248,6 +262,23 @@ fn set_writable<C>(registry: &Registry, id: ConnId, c: &mut Conn<C>, want: bool)
     }
 }
 
+/// Bytes the kernel still holds for the peer: not sent yet, or sent and not acknowledged.
+#[cfg(target_os = "linux")]
+fn unacked_output(stream: &TcpStream) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (the same number as TIOCOUTQ) stores one int for a TCP socket.
+    match unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) } {
+        0 => n.max(0) as usize,
+        _ => 1, // unknown: assume something is still on its way
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unacked_output(_stream: &TcpStream) -> usize {
+    1 // unknown here: assume something is still on its way
+}
+
 fn close_reason_for(e: &io::Error) -> CloseReason {
     match e.kind() {
         io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted => {
@@ -269,6 +300,9 @@ macro_rules! ctx {
         }
     };
 }
+
+/// How often a lingering close checks whether the peer has acknowledged everything.
+const LINGER_CHECK: Duration = Duration::from_millis(20);
 
 const NO_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
 
@@ -484,6 +518,11 @@ impl<H: Handler> Reactor<H> {
             Ready::Udp => self.recv_ready(id),
             Ready::Connecting => self.finish_connect(id),
             Ready::Conn => {
+                if (event.is_read_closed() || event.is_error())
+                    && let Some(c) = conn_mut(&mut self.slab, id)
+                {
+                    c.hup_seen = true;
+                }
                 if event.is_writable() {
                     self.flush(id);
                 }
@@ -553,6 +592,15 @@ impl<H: Handler> Reactor<H> {
                 info!("stats: {}", self.stats);
                 if let Some(every) = self.config.stats_interval {
                     self.timers.set(self.now + every, TimerOwner::Reactor(Internal::Stats));
+                }
+            }
+            Internal::Linger(id, deadline) => {
+                let Some(Conn { io: Io::Tcp(stream), .. }) = conn_mut(&mut self.slab, id) else { return };
+                if unacked_output(stream) == 0 || self.now >= deadline {
+                    self.close_now(id, CloseReason::Local); // counted when the linger began
+                } else {
+                    let next = (self.now + LINGER_CHECK).min(deadline);
+                    self.timers.set(next, TimerOwner::Reactor(Internal::Linger(id, deadline)));
                 }
             }
             Internal::Grace => {
@@ -774,6 +822,12 @@ impl<H: Handler> Reactor<H> {
         loop {
             let high_water = self.config.high_water;
             let Some(c) = conn_mut(&mut self.slab, id) else { return };
+            if c.lingering {
+                if !self.discard_input(id) {
+                    self.close_now(id, CloseReason::PeerClosed); // counted when the linger began
+                }
+                return;
+            }
             if !c.may_read() {
                 return;
             }
@@ -786,6 +840,7 @@ impl<H: Handler> Reactor<H> {
                 return;
             }
             let want = room.min(self.scratch.len()).min(budget);
+            let hup_seen = c.hup_seen;
             match c.io.read(&mut self.scratch[..want]) {
                 Ok(0) => {
                     debug!("{id}: end of input");
@@ -805,8 +860,12 @@ impl<H: Handler> Reactor<H> {
                         self.still_ready.push(id);
                         return;
                     }
-                    if n < want {
+                    if n < want && !hup_seen {
                         // A short read emptied the socket; new bytes will raise a new edge.
+                        // Not so once the peer's FIN (or an error) has been reported: it
+                        // arrived with these bytes, in the same edge, and only another read
+                        // will surface it. Without this check a client that sends and
+                        // half-closes at once never gets its EOF handled.
                         return;
                     }
                 }
@@ -999,7 +1058,7 @@ impl<H: Handler> Reactor<H> {
                 c.closing = None;
                 self.shutdown_write(id);
             }
-            Some((_, reason)) => self.close_now(id, reason),
+            Some((_, reason)) => self.close_flushed(id, reason),
             None => self.with_conn(id, |h, conn, ctx| h.drained(conn, ctx)),
         }
     }
@@ -1008,8 +1067,18 @@ impl<H: Handler> Reactor<H> {
 
     fn request_close(&mut self, id: ConnId, mode: CloseMode, reason: CloseReason) {
         let Some(c) = conn_mut(&mut self.slab, id) else { return };
-        if mode == CloseMode::Abort || (mode == CloseMode::Flush && c.out.is_empty()) {
+        if c.lingering {
+            // Already closed; only an abort (or a second signal) cuts the linger short.
+            if mode == CloseMode::Abort {
+                self.close_now(id, reason);
+            }
+            return;
+        }
+        if mode == CloseMode::Abort {
             return self.close_now(id, reason);
+        }
+        if mode == CloseMode::Flush && c.out.is_empty() {
+            return self.close_flushed(id, reason);
         }
         if mode == CloseMode::ShutdownWrite && c.out.is_empty() && !c.connecting {
             return self.shutdown_write(id);
@@ -1055,8 +1124,88 @@ impl<H: Handler> Reactor<H> {
         Some(kind)
     }
 
+    /// A graceful close (everything queued has been handed to the kernel).
+    ///
+    /// Why not just drop the socket: if input is unread when we `close()`, or arrives after
+    /// it, the kernel answers with RST and throws away the output it accepted but has not
+    /// delivered yet, so the peer loses the tail of what we "flushed" (a graceful stop under
+    /// a client that was still sending lost megabytes this way). So unless the peer has
+    /// closed already, we read and drop its pending input, and if the kernel still holds
+    /// output the peer has not acknowledged, we do a lingering close: send our FIN
+    /// (`shutdown(Write)`), count the close and tell the protocol now, and keep discarding
+    /// input until the peer has acknowledged everything including the FIN (checked every
+    /// `LINGER_CHECK`; Linux only, elsewhere we wait for the peer's FIN), the peer's FIN, an
+    /// error, or `config.grace`. Meanwhile the socket stays in the slab and in `open` (it
+    /// still holds a descriptor). A peer that has everything is closed at once, as before.
+    /// Costs a `read` and an `ioctl` per graceful close, nothing per event.
+    fn close_flushed(&mut self, id: ConnId, reason: CloseReason) {
+        let Some(c) = conn_mut(&mut self.slab, id) else { return };
+        if c.read_closed || c.connecting || !matches!(c.io, Io::Tcp(_)) {
+            return self.close_now(id, reason);
+        }
+        if !self.discard_input(id) {
+            return self.close_now(id, reason);
+        }
+        let Some(c) = conn_mut(&mut self.slab, id) else { return };
+        let Io::Tcp(stream) = &c.io else { return };
+        if unacked_output(stream) == 0 {
+            return self.close_now(id, reason);
+        }
+        if !c.write_shut
+            && let Err(e) = stream.shutdown(Shutdown::Write)
+        {
+            debug!("{id}: shutdown failed: {e}");
+            return self.close_now(id, reason);
+        }
+        c.write_shut = true;
+        c.closing = None;
+        c.lingering = true;
+        let state = c.state.take();
+        info!("{} ({id}): closed, {reason} (discarding its input until it closes too)", c.peer);
+        self.stats.count_close(reason);
+        let deadline = self.now + self.config.grace;
+        let first = (self.now + LINGER_CHECK).min(deadline);
+        self.timers.set(first, TimerOwner::Reactor(Internal::Linger(id, deadline)));
+        if let Some(state) = state {
+            let mut ctx = ctx!(self, Some(id));
+            self.handler.closed(state, &mut ctx, id, reason);
+        }
+    }
+
+    /// Reads and drops input until `WouldBlock` or the read budget (then the connection goes
+    /// on the still-ready list). Returns false at EOF or on an error.
+    fn discard_input(&mut self, id: ConnId) -> bool {
+        let mut dropped = 0;
+        while let Some(c) = conn_mut(&mut self.slab, id) {
+            let want = self.scratch.len().min(self.config.read_budget - dropped);
+            match c.io.read(&mut self.scratch[..want]) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.stats.bytes_in.add(n as u64);
+                    dropped += n;
+                    if dropped == self.config.read_budget {
+                        self.still_ready.push(id);
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    debug!("{id}: read failed: {e}");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     fn close_now(&mut self, id: ConnId, reason: CloseReason) {
         let Some(Kind::Conn(c)) = self.remove(id) else { return };
+        if c.lingering {
+            // Counted, logged and reported when the linger began.
+            debug!("{id}: lingering close done");
+            return;
+        }
         self.stats.count_close(reason);
         if c.state.is_some() && !matches!(c.io, Io::Stdio(_)) {
             info!("{} ({id}): closed, {reason}", c.peer);
