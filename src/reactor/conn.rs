@@ -1,0 +1,176 @@
+//! What the slab holds: listeners, UDP sockets and connections with their queues and flags.
+
+use super::*;
+
+pub(super) enum Io {
+    Tcp(TcpStream),
+    Stdio(Stdio),
+}
+
+impl Read for Io {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Io::Tcp(s) => s.read(buf),
+            Io::Stdio(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Io {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Io::Tcp(s) => s.write(buf),
+            Io::Stdio(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+pub(super) struct Conn<C> {
+    pub(super) io: Io,
+    /// `None` until an outbound connect completes.
+    pub(super) state: Option<C>,
+    pub(super) tag: u64,
+    pub(super) peer: SocketAddr,
+    pub(super) out: OutBuf,
+    /// Input the protocol has not consumed yet (empty, and unallocated, most of the time).
+    pub(super) held: Vec<u8>,
+    pub(super) last_active: Instant,
+    /// A close or half-close waiting for the output queue to drain.
+    pub(super) closing: Option<(CloseMode, CloseReason)>,
+    pub(super) connecting: bool,
+    pub(super) read_closed: bool,
+    pub(super) write_shut: bool,
+    pub(super) paused_backpressure: bool,
+    pub(super) paused_by_protocol: bool,
+    pub(super) writable_registered: bool,
+    /// The kernel reported the peer's FIN or an error (RDHUP/HUP/ERR) on this socket. Its
+    /// edge has been consumed, so no later event will announce it again: from now on a
+    /// short read does not mean the socket is drained, and we read on until EOF, the error,
+    /// or `WouldBlock`.
+    pub(super) hup_seen: bool,
+    /// Closed as far as the protocol and the counters are concerned (our FIN is sent), but
+    /// the socket stays open, discarding input, until the peer has all we sent: see
+    /// `close_flushed`.
+    pub(super) lingering: bool,
+}
+
+impl<C> Conn<C> {
+    pub(super) fn new(io: Io, state: Option<C>, tag: u64, peer: SocketAddr, now: Instant) -> Self {
+        Conn {
+            io,
+            state,
+            tag,
+            peer,
+            out: OutBuf::default(),
+            held: Vec::new(),
+            last_active: now,
+            closing: None,
+            connecting: false,
+            read_closed: false,
+            write_shut: false,
+            paused_backpressure: false,
+            paused_by_protocol: false,
+            writable_registered: false,
+            hup_seen: false,
+            lingering: false,
+        }
+    }
+
+    pub(super) fn may_read(&self) -> bool {
+        !(self.connecting
+            || self.read_closed
+            || self.closing.is_some_and(|(m, _)| m != CloseMode::ShutdownWrite)
+            || self.paused_backpressure
+            || self.paused_by_protocol)
+    }
+}
+
+pub(super) struct Listener {
+    pub(super) sock: TcpListener,
+    pub(super) addr: SocketAddr,
+    pub(super) paused: bool,
+}
+
+pub(super) enum Kind<C> {
+    Listener(Listener),
+    Conn(Box<Conn<C>>),
+    Udp(UdpSocket),
+}
+
+/// Which kind of source an event is for, copied out so the slab is free again.
+pub(super) enum Ready {
+    Listener,
+    Udp,
+    Connecting,
+    Conn,
+}
+
+impl Ready {
+    pub(super) fn of<C>(kind: &Kind<C>) -> Ready {
+        match kind {
+            Kind::Listener(_) => Ready::Listener,
+            Kind::Udp(_) => Ready::Udp,
+            Kind::Conn(c) if c.connecting => Ready::Connecting,
+            Kind::Conn(_) => Ready::Conn,
+        }
+    }
+}
+
+pub(super) struct Slot<C> {
+    pub(super) id: ConnId,
+    pub(super) kind: Kind<C>,
+}
+
+pub(super) fn conn_mut<C>(slab: &mut Slab<Slot<C>>, id: ConnId) -> Option<&mut Conn<C>> {
+    match slab.get_mut(id.index()) {
+        Some(Slot { id: sid, kind: Kind::Conn(c) }) if *sid == id => Some(c),
+        _ => None,
+    }
+}
+
+pub(super) fn set_writable<C>(registry: &Registry, id: ConnId, c: &mut Conn<C>, want: bool) {
+    if c.writable_registered == want {
+        return;
+    }
+    let res = match &mut c.io {
+        Io::Tcp(s) => {
+            let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            registry.reregister(s, id.token(), interest)
+        }
+        Io::Stdio(s) => s.want_writable(registry, id.token(), want),
+    };
+    match res {
+        Ok(()) => c.writable_registered = want,
+        Err(e) => warn!("{id} ({}): changing interest failed: {e}", c.peer),
+    }
+}
+
+/// Bytes the kernel still holds for the peer: not sent yet, or sent and not acknowledged.
+#[cfg(target_os = "linux")]
+pub(super) fn unacked_output(stream: &TcpStream) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (the same number as TIOCOUTQ) stores one int for a TCP socket.
+    match unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) } {
+        0 => n.max(0) as usize,
+        _ => 1, // unknown: assume something is still on its way
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(super) fn unacked_output(_stream: &TcpStream) -> usize {
+    1 // unknown here: assume something is still on its way
+}
+
+pub(super) fn close_reason_for(e: &io::Error) -> CloseReason {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted => {
+            CloseReason::Reset
+        }
+        _ => CloseReason::Error,
+    }
+}
