@@ -40,6 +40,10 @@ pub trait Handler {
     /// Per-connection state: typically an enum of protocol states.
     type Conn;
 
+    /// The loop is about to make its first poll: the place to set a protocol's first global
+    /// timers or start outbound connects (a load generator's ramp).
+    fn started(&mut self, _ctx: &mut Context<'_>) {}
+
     /// A connection is up (accepted, or an outbound connect completed). Returns its state.
     fn connected(&mut self, ctx: &mut Context<'_>, id: ConnId, info: &ConnInfo) -> Self::Conn;
 
@@ -106,6 +110,8 @@ pub(crate) enum Effect {
     /// Bytes `start..end` of the effect arena go to connection `to`.
     Write {
         to: ConnId,
+        /// The connection whose callback produced the bytes: paused if `to` backs up.
+        from: Option<ConnId>,
         start: usize,
         end: usize,
     },
@@ -147,6 +153,9 @@ impl Effects {
 pub struct Context<'a> {
     pub(crate) now: Instant,
     pub(crate) current: Option<ConnId>,
+    /// Inside `data`: what this callback writes was produced by reading `current`, so
+    /// `current` is the connection to slow down if the destination backs up.
+    pub(crate) reading: bool,
     pub(crate) effects: &'a mut Effects,
     pub(crate) timers: &'a mut Timers<TimerOwner>,
     pub(crate) stats: &'a Stats,
@@ -182,14 +191,16 @@ impl Context<'_> {
         let end = fx.bytes.len();
         // Consecutive writes to one connection become one, so a header and its payload
         // written separately still leave in one system call.
-        if let Some(Effect::Write { to: last, end: last_end, .. }) = fx.list.last_mut()
+        let from = if self.reading { self.current } else { None };
+        if let Some(Effect::Write { to: last, from: last_from, end: last_end, .. }) = fx.list.last_mut()
             && *last == to
+            && *last_from == from
             && *last_end == start
         {
             *last_end = end;
             return;
         }
-        fx.list.push(Effect::Write { to, start, end });
+        fx.list.push(Effect::Write { to, from, start, end });
     }
 
     /// Sends one datagram from UDP socket `sock`. If the kernel's send buffer is full the

@@ -21,6 +21,7 @@ pub mod protocols;
 pub mod reactor;
 pub mod stats;
 mod stdio;
+pub mod stress;
 pub mod testing;
 mod timer;
 

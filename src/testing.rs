@@ -59,6 +59,7 @@ macro_rules! ctx {
         Context {
             now: $t.now,
             current: $current,
+            reading: false,
             effects: &mut $t.effects,
             timers: &mut $t.timers,
             stats: &$t.stats,
@@ -125,6 +126,14 @@ impl<H: Handler> TestTransport<H> {
         })
     }
 
+    /// Fails an outbound connect the handler asked for, as a refused or timed-out connect would.
+    pub fn fail_connect(&mut self, tag: u64, err: &std::io::Error) {
+        self.stats.count_close(CloseReason::ConnectFailed);
+        let mut ctx = ctx!(self, None);
+        self.handler.connect_failed(&mut ctx, tag, err);
+        self.apply_effects();
+    }
+
     /// Opens the stdin/stdout "connection" an interactive client uses.
     pub fn open_stdio(&mut self) -> ConnId {
         let none = SocketAddr::from(([0, 0, 0, 0], 0));
@@ -164,6 +173,7 @@ impl<H: Handler> TestTransport<H> {
         let mut ctx = Context {
             now: self.now,
             current: Some(id),
+            reading: true,
             effects: &mut self.effects,
             timers: &mut self.timers,
             stats: &self.stats,
@@ -180,6 +190,7 @@ impl<H: Handler> TestTransport<H> {
         let mut ctx = Context {
             now: self.now,
             current: Some(id),
+            reading: false,
             effects: &mut self.effects,
             timers: &mut self.timers,
             stats: &self.stats,
@@ -206,6 +217,7 @@ impl<H: Handler> TestTransport<H> {
                             let mut ctx = Context {
                                 now: self.now,
                                 current: Some(id),
+                                reading: false,
                                 effects: &mut self.effects,
                                 timers: &mut self.timers,
                                 stats: &self.stats,
@@ -314,7 +326,7 @@ impl<H: Handler> TestTransport<H> {
             let batch = std::mem::take(&mut self.effects);
             for effect in batch.list {
                 match effect {
-                    Effect::Write { to, start, end } => {
+                    Effect::Write { to, start, end, .. } => {
                         if let Some(c) = self.conns.get_mut(&to)
                             && c.closed.is_none()
                             && !c.write_shut

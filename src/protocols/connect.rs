@@ -12,9 +12,8 @@
 //! are kept and sent first: stdin is paused while connecting, and whatever one read brought
 //! in before the pause took effect waits in the state.
 //!
-//! Flow control is this handler's job, because a bridge reads one end to write the other:
-//! stdin is read only while little output is queued (see [`WINDOW`]), and the socket only
-//! while stdout keeps up.
+//! Flow control needs nothing here: when one end's output queue backs up, the reactor
+//! stops reading the connection that produced the bytes (the other end) until it drains.
 
 use crate::{CloseReason, ConnId, ConnInfo, Context, Handler, Origin};
 use log::{debug, info};
@@ -23,15 +22,6 @@ use std::net::SocketAddr;
 
 /// The tag of this client's outbound connects.
 pub const TAG: u64 = 0;
-
-/// Bytes queued in the reactor (both ends together) above which stdin is not read until a
-/// queue drains. It must stay well under the reactor's high-water mark: the reactor stops
-/// reading a connection whose *own* output queue passes that mark, which suits echo but is
-/// the wrong end for a bridge. Were our queue to the server to reach it, we would stop
-/// reading the server while an echo-like server waits for us to read before it reads more:
-/// a deadlock. This client owns its reactor, so the reactor-wide `pending_out` counter is
-/// exactly this bridge's two queues.
-pub const WINDOW: u64 = 256 << 10;
 
 /// Which end of the bridge a reactor connection is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,13 +127,7 @@ impl Handler for Connect {
                 early.extend_from_slice(data);
                 ctx.pause_reading(*stdio);
             }
-            (State::Bridging { stdio, tcp }, Side::Stdio) => {
-                ctx.write_to(*tcp, data);
-                // Queued output (counted before this write) means a `drained` will follow.
-                if ctx.stats().pending_out.get() > WINDOW {
-                    ctx.pause_reading(*stdio);
-                }
-            }
+            (State::Bridging { tcp, .. }, Side::Stdio) => ctx.write_to(*tcp, data),
             (State::Bridging { stdio, .. }, Side::Tcp) => ctx.write_to(*stdio, data),
             // Late bytes after the session ended have nowhere to go.
             _ => {}
@@ -157,27 +141,6 @@ impl Handler for Connect {
             (State::Bridging { tcp, .. }, Side::Stdio) => ctx.shutdown_write_conn(*tcp),
             (State::Bridging { .. }, Side::Tcp) => self.finish(ctx, Outcome::Closed),
             _ => {}
-        }
-    }
-
-    /// stdout's queue passed the reactor's high-water mark: stop reading the server until the
-    /// terminal (or pipe) catches up. The other way round cannot happen while [`WINDOW`] holds,
-    /// but costs nothing to handle.
-    fn backlogged(&mut self, side: &mut Side, ctx: &mut Context<'_>, _queued: usize) {
-        if let State::Bridging { stdio, tcp } = self.state {
-            ctx.pause_reading(if *side == Side::Stdio { tcp } else { stdio });
-        }
-    }
-
-    fn drained(&mut self, side: &mut Side, ctx: &mut Context<'_>) {
-        if let State::Bridging { stdio, tcp } = self.state {
-            if *side == Side::Stdio {
-                ctx.resume_reading(tcp);
-            }
-            // The other queue may still be long; its own `drained` will come.
-            if ctx.stats().pending_out.get() <= WINDOW {
-                ctx.resume_reading(stdio);
-            }
         }
     }
 
@@ -221,11 +184,7 @@ impl Handler for Connect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::{Effect, Effects};
-    use crate::stats::Stats;
     use crate::testing::TestTransport;
-    use crate::timer::Timers;
-    use std::time::Instant;
 
     fn server() -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 7000))
@@ -311,42 +270,8 @@ mod tests {
         t.stop();
         assert!(matches!(t.handler().outcome(), Some(Outcome::Closed)));
         assert!(t.closed(stdio).is_some());
-        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        let asked = call(t.handler_mut(), 0, |c, ctx| c.connect_failed(ctx, TAG, &refused));
-        assert!(asked.is_empty(), "no new connect while stopping: {asked:?}");
-    }
-
-    /// Calls the handler as the reactor would, for the callbacks `TestTransport` cannot
-    /// trigger (a failed connect, backpressure), with `pending` bytes queued in the reactor;
-    /// returns the effects asked for.
-    fn call(
-        connect: &mut Connect,
-        pending: u64,
-        f: impl FnOnce(&mut Connect, &mut Context<'_>),
-    ) -> Vec<String> {
-        let (mut effects, mut timers, stats) = (Effects::default(), Timers::new(), Stats::default());
-        stats.pending_out.set(pending);
-        let mut ctx = Context {
-            now: Instant::now(),
-            current: None,
-            effects: &mut effects,
-            timers: &mut timers,
-            stats: &stats,
-        };
-        f(connect, &mut ctx);
-        effects.list.iter().map(describe).collect()
-    }
-
-    fn describe(e: &Effect) -> String {
-        match e {
-            Effect::Write { to, .. } => format!("write {to}"),
-            Effect::Connect { .. } => "connect".into(),
-            Effect::Close { id, .. } => format!("close {id}"),
-            Effect::PauseReading(id) => format!("pause {id}"),
-            Effect::ResumeReading(id) => format!("resume {id}"),
-            Effect::Stop => "stop".into(),
-            Effect::SendTo { .. } => "send_to".into(),
-        }
+        t.fail_connect(TAG, &io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert!(t.take_connects().is_empty(), "no new connect while stopping");
     }
 
     #[test]
@@ -355,40 +280,16 @@ mod tests {
         let mut t = TestTransport::new(Connect::new(vec![other, server()]));
         let stdio = t.open_stdio();
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        let asked = call(t.handler_mut(), 0, |c, ctx| c.connect_failed(ctx, TAG, &refused));
-        assert_eq!(asked, ["connect"]);
+        t.fail_connect(TAG, &refused);
+        assert_eq!(t.take_connects(), [(server(), TAG)]);
         assert!(t.handler().outcome().is_none(), "one address left to try");
-        let asked = call(t.handler_mut(), 0, |c, ctx| c.connect_failed(ctx, TAG, &refused));
-        assert_eq!(asked, [format!("close {stdio}"), "stop".into()]);
+        t.fail_connect(TAG, &refused);
+        assert!(t.take_connects().is_empty());
+        assert!(t.closed(stdio).is_some());
+        assert!(t.stop_requested());
         match t.handler().outcome() {
             Some(Outcome::ConnectFailed(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
             other => panic!("expected a connect failure, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn stdin_waits_while_much_output_is_queued_and_resumes_when_it_drains() {
-        let (mut t, stdio, tcp) = bridged();
-        let asked = call(t.handler_mut(), 0, |c, ctx| {
-            c.data(&mut Side::Stdio, ctx, b"chunk");
-        });
-        assert_eq!(asked, [format!("write {tcp}")]);
-        let asked = call(t.handler_mut(), WINDOW + 1, |c, ctx| {
-            c.data(&mut Side::Stdio, ctx, b"chunk");
-        });
-        assert_eq!(asked, [format!("write {tcp}"), format!("pause {stdio}")]);
-        let asked = call(t.handler_mut(), WINDOW + 1, |c, ctx| c.drained(&mut Side::Tcp, ctx));
-        assert!(asked.is_empty(), "stdout's queue is still long: {asked:?}");
-        let asked = call(t.handler_mut(), 0, |c, ctx| c.drained(&mut Side::Tcp, ctx));
-        assert_eq!(asked, [format!("resume {stdio}")]);
-    }
-
-    #[test]
-    fn a_backlogged_stdout_pauses_the_socket_until_it_drains() {
-        let (mut t, stdio, tcp) = bridged();
-        let asked = call(t.handler_mut(), 2 << 20, |c, ctx| c.backlogged(&mut Side::Stdio, ctx, 2 << 20));
-        assert_eq!(asked, [format!("pause {tcp}")]);
-        let asked = call(t.handler_mut(), 0, |c, ctx| c.drained(&mut Side::Stdio, ctx));
-        assert_eq!(asked, [format!("resume {tcp}"), format!("resume {stdio}")]);
     }
 }

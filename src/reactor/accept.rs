@@ -79,7 +79,7 @@ impl<H: Handler> Reactor<H> {
             self.timers.set(self.now + idle, TimerOwner::Reactor(Internal::Idle(id)));
         }
         let Reactor { slab, handler, effects, timers, stats, now, .. } = self;
-        let mut ctx = Context { now: *now, current: Some(id), effects, timers, stats };
+        let mut ctx = Context { now: *now, current: Some(id), reading: false, effects, timers, stats };
         let state = handler.connected(&mut ctx, id, info);
         if let Some(c) = conn_mut(slab, id) {
             c.state = Some(state);

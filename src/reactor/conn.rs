@@ -47,6 +47,13 @@ pub(super) struct Conn<C> {
     pub(super) paused_backpressure: bool,
     pub(super) paused_by_protocol: bool,
     pub(super) writable_registered: bool,
+    /// Bytes read from this connection have been written back to it (echo-like), so a
+    /// read is capped at the room left in its own output queue.
+    pub(super) feeds_itself: bool,
+    /// Not read while the queue of this other connection, which it writes to, is full.
+    pub(super) blocked_on: Option<ConnId>,
+    /// Producers paused on this connection's full queue (see `blocked_on`).
+    pub(super) waiters: Vec<ConnId>,
     /// The kernel reported the peer's FIN or an error (RDHUP/HUP/ERR) on this socket. Its
     /// edge has been consumed, so no later event will announce it again: from now on a
     /// short read does not mean the socket is drained, and we read on until EOF, the error,
@@ -75,6 +82,9 @@ impl<C> Conn<C> {
             paused_backpressure: false,
             paused_by_protocol: false,
             writable_registered: false,
+            feeds_itself: false,
+            blocked_on: None,
+            waiters: Vec::new(),
             hup_seen: false,
             lingering: false,
         }
@@ -85,6 +95,7 @@ impl<C> Conn<C> {
             || self.read_closed
             || self.closing.is_some_and(|(m, _)| m != CloseMode::ShutdownWrite)
             || self.paused_backpressure
+            || self.blocked_on.is_some()
             || self.paused_by_protocol)
     }
 }
@@ -96,7 +107,8 @@ pub(super) struct Listener {
 }
 
 pub(super) enum Kind<C> {
-    Listener(Listener),
+    // Boxed like the others so a slot stays small: 10,000 idle connections are 10,000 slots.
+    Listener(Box<Listener>),
     Conn(Box<Conn<C>>),
     Udp(UdpSocket),
 }

@@ -30,6 +30,7 @@ macro_rules! ctx {
         Context {
             now: $r.now,
             current: $current,
+            reading: false,
             effects: &mut $r.effects,
             timers: &mut $r.timers,
             stats: &$r.stats,
@@ -157,7 +158,7 @@ impl<H: Handler> Reactor<H> {
         let entry = self.slab.vacant_entry();
         let id = ConnId::new(entry.key(), self.generations.next());
         self.poll.registry().register(&mut sock, id.token(), Interest::READABLE)?;
-        entry.insert(Slot { id, kind: Kind::Listener(Listener { sock, addr, paused: false }) });
+        entry.insert(Slot { id, kind: Kind::Listener(Box::new(Listener { sock, addr, paused: false })) });
         Ok(addr)
     }
 
@@ -193,6 +194,7 @@ impl<H: Handler> Reactor<H> {
         self.stats.open.set(self.live_conns as u64);
         let info = ConnInfo { peer: NO_ADDR, local: NO_ADDR, origin: Origin::Stdio };
         self.bring_up(id, &info);
+        self.apply_effects();
         if !pollable {
             self.still_ready.push(id);
         }
@@ -214,6 +216,9 @@ impl<H: Handler> Reactor<H> {
         if let Some(every) = self.config.stats_interval {
             self.timers.set(self.now + every, TimerOwner::Reactor(Internal::Stats));
         }
+        let mut ctx = ctx!(self, None);
+        self.handler.started(&mut ctx);
+        self.apply_effects();
         loop {
             if self.stop_flag.swap(false, Ordering::SeqCst) {
                 self.begin_stop("stop requested");
@@ -422,7 +427,7 @@ impl<H: Handler> Reactor<H> {
     fn with_conn(&mut self, id: ConnId, f: impl FnOnce(&mut H, &mut H::Conn, &mut Context<'_>)) {
         let Reactor { slab, handler, effects, timers, stats, now, .. } = self;
         let Some(state) = conn_mut(slab, id).and_then(|c| c.state.as_mut()) else { return };
-        let mut ctx = Context { now: *now, current: Some(id), effects, timers, stats };
+        let mut ctx = Context { now: *now, current: Some(id), reading: false, effects, timers, stats };
         f(handler, state, &mut ctx);
     }
 }

@@ -17,9 +17,10 @@ impl<H: Handler> Reactor<H> {
             if !c.may_read() {
                 return;
             }
-            // Never read more than the output queue has room for: an echo of this read then
-            // cannot push the queue past the high-water mark.
-            let room = high_water.saturating_sub(c.out.len());
+            // A connection that writes back to itself never reads more than its output queue
+            // has room for, so an echo of this read cannot push the queue past the
+            // high-water mark. (Others are paused through `blocked_on` instead.)
+            let room = if c.feeds_itself { high_water.saturating_sub(c.out.len()) } else { usize::MAX };
             if room == 0 {
                 debug!("{id}: {} bytes queued, not reading until they drain", c.out.len());
                 c.paused_backpressure = true;
@@ -71,7 +72,7 @@ impl<H: Handler> Reactor<H> {
         let Reactor { slab, handler, effects, timers, stats, now, scratch, config, .. } = self;
         let Some(c) = conn_mut(slab, id) else { return };
         let Some(state) = c.state.as_mut() else { return };
-        let mut ctx = Context { now: *now, current: Some(id), effects, timers, stats };
+        let mut ctx = Context { now: *now, current: Some(id), reading: true, effects, timers, stats };
         feed(handler, state, &mut ctx, &mut c.held, &scratch[..n]);
         if c.held.len() > config.max_input {
             warn!(
@@ -93,7 +94,8 @@ impl<H: Handler> Reactor<H> {
                     self.stats.bytes_in.add(n as u64);
                     debug!("{id}: datagram of {n} bytes from {from}");
                     let Reactor { handler, effects, timers, stats, now, scratch, .. } = self;
-                    let mut ctx = Context { now: *now, current: None, effects, timers, stats };
+                    let mut ctx =
+                        Context { now: *now, current: None, reading: false, effects, timers, stats };
                     handler.datagram(&mut ctx, id, from, &scratch[..n]);
                     self.apply_effects();
                 }

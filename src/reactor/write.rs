@@ -10,7 +10,7 @@ impl<H: Handler> Reactor<H> {
             let mut batch = std::mem::replace(&mut self.effects, std::mem::take(&mut self.spare_effects));
             for effect in batch.list.drain(..) {
                 match effect {
-                    Effect::Write { to, start, end } => self.write(to, &batch.bytes[start..end]),
+                    Effect::Write { to, from, start, end } => self.write(to, from, &batch.bytes[start..end]),
                     Effect::SendTo { sock, to, start, end } => {
                         self.send_to(sock, to, &batch.bytes[start..end])
                     }
@@ -46,8 +46,16 @@ impl<H: Handler> Reactor<H> {
     }
 
     /// Write first, queue the rest: most writes never touch the output queue or epoll.
-    pub(super) fn write(&mut self, id: ConnId, bytes: &[u8]) {
+    ///
+    /// Backpressure falls on the producer: when `id`'s queue passes the high-water mark,
+    /// the connection whose callback wrote the bytes (`from`) stops being read until that
+    /// queue drains. For echo that is the connection itself; for a bridge (stdin to a
+    /// socket) or a relay it is the other end, which is the one that must slow down.
+    pub(super) fn write(&mut self, id: ConnId, from: Option<ConnId>, bytes: &[u8]) {
         let Some(c) = conn_mut(&mut self.slab, id) else { return };
+        if from == Some(id) {
+            c.feeds_itself = true;
+        }
         if c.write_shut || c.closing.is_some() {
             debug!("{id}: {} bytes written after close was asked for: dropped", bytes.len());
             return;
@@ -74,8 +82,19 @@ impl<H: Handler> Reactor<H> {
             self.stats.pending_out.add((bytes.len() - sent) as u64);
             self.stats.peak_conn_pending_out.set_max(c.out.len() as u64);
             set_writable(self.poll.registry(), id, c, true);
-            if before <= self.config.high_water && c.out.len() > self.config.high_water {
-                let pending = c.out.len();
+            let pending = c.out.len();
+            if pending > self.config.high_water
+                && let Some(producer) = from.filter(|p| *p != id)
+            {
+                if !c.waiters.contains(&producer) {
+                    c.waiters.push(producer);
+                }
+                if let Some(p) = conn_mut(&mut self.slab, producer) {
+                    p.blocked_on = Some(id);
+                    debug!("{producer}: not reading until {id}'s {pending} queued bytes drain");
+                }
+            }
+            if before <= self.config.high_water && pending > self.config.high_water {
                 self.with_conn(id, |h, conn, ctx| h.backlogged(conn, ctx, pending));
             }
         }
@@ -118,9 +137,16 @@ impl<H: Handler> Reactor<H> {
             debug!("{id} ({}): write failed: {e}", c.peer);
             return self.close_now(id, close_reason_for(&e));
         }
-        if c.paused_backpressure && c.out.len() <= self.config.high_water / 2 {
-            c.paused_backpressure = false;
-            self.still_ready.push(id);
+        if c.out.len() <= self.config.high_water / 2 {
+            if c.paused_backpressure {
+                c.paused_backpressure = false;
+                self.still_ready.push(id);
+            }
+            if !c.waiters.is_empty() {
+                let waiters = std::mem::take(&mut c.waiters);
+                self.release_waiters(id, waiters);
+                return self.flush(id); // finish the job with `c` borrowed afresh
+            }
         }
         if !c.out.is_empty() {
             return;
@@ -133,6 +159,18 @@ impl<H: Handler> Reactor<H> {
             }
             Some((_, reason)) => self.close_flushed(id, reason),
             None => self.with_conn(id, |h, conn, ctx| h.drained(conn, ctx)),
+        }
+    }
+
+    /// Lets the producers that were paused on `id`'s full queue read again.
+    pub(super) fn release_waiters(&mut self, id: ConnId, waiters: Vec<ConnId>) {
+        for w in waiters {
+            if let Some(p) = conn_mut(&mut self.slab, w)
+                && p.blocked_on == Some(id)
+            {
+                p.blocked_on = None;
+                self.still_ready.push(w);
+            }
         }
     }
 }
