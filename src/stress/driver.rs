@@ -1,0 +1,436 @@
+//! The load as one [`Handler`]: it opens the connections (all at once or at a connect
+//! rate), gives each a [`Client`] state machine, keeps the run's clock with reactor timers
+//! (the end, the per-second intervals, the ramp, open-loop pacing, the progress bar) and
+//! stops the reactor when the run is over. No sleeps and no threads: the same loop that
+//! carries the traffic keeps the time.
+
+use super::client::{CHECK_CHUNK, Client, Ended, Env, Flow, Pace};
+use super::histogram::Percentiles;
+use super::progress::{self, Progress};
+use super::recorder::Recorder;
+use super::report::{Connections, Report, Setup};
+use super::workload::Workload;
+use crate::{CloseReason, ConnId, ConnInfo, Context, Handler, Origin};
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const SEC: u64 = 1_000_000_000;
+
+/// Connects issued per turn of the loop. Issuing 10,000 in one callback would hold the
+/// loop for tens of milliseconds with every early connection's handshake unanswered (and
+/// all their connect times measured from one stale "now"); in batches, traffic starts while
+/// the rest connect.
+const CONNECT_BATCH: u32 = 256;
+
+/// A timer this short is already due when the loop next polls, but not in the turn that
+/// set it (a zero delay would fire in the same turn, before any I/O is served).
+const NEXT_TURN: Duration = Duration::from_micros(1);
+
+/// A connect still pending this long at the end has lost its first SYN: a timeout, not
+/// just the end of the run cutting it short.
+const PENDING_IS_TIMEOUT_NS: u64 = SEC;
+
+// Global timer keys.
+const TICK: u64 = 0;
+const PROGRESS: u64 = 1;
+const RAMP: u64 = 2;
+const END: u64 = 3;
+/// `BEGIN + client`: that client's next exchange is due (reconnecting protocols).
+const BEGIN: u64 = 1 << 32;
+
+/// The run as asked for, with the times the driver works in (nanoseconds since the start).
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    pub(crate) setup: Setup,
+    pub(crate) warmup_ns: u64,
+    /// Warm-up plus duration.
+    pub(crate) run_ns: u64,
+    /// Open loop: how often each client begins an exchange (`clients / rate`).
+    pub(crate) period_ns: Option<u64>,
+}
+
+impl Plan {
+    pub(crate) fn new(setup: Setup) -> Plan {
+        let nanos = |secs: f64| (secs * 1e9) as u64;
+        Plan {
+            warmup_ns: nanos(setup.warmup_secs),
+            run_ns: nanos(setup.warmup_secs + setup.duration_secs),
+            period_ns: setup.rate.map(|rate| (f64::from(setup.clients) * 1e9 / rate).max(1.0) as u64),
+            setup,
+        }
+    }
+
+    fn clients(&self) -> u32 {
+        self.setup.clients
+    }
+
+    /// Client `client`'s offset into the open-loop period, so that the clients' requests
+    /// interleave evenly instead of arriving in bursts of `clients`.
+    fn phase_ns(&self, client: u32) -> u64 {
+        self.period_ns.map_or(0, |period| period / u64::from(self.clients()) * u64::from(client))
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    connect_started_ns: u64,
+    /// Open loop, reconnecting protocols: when this client's next exchange is due.
+    next_due_ns: u64,
+    /// The reference time of the exchange its current connection carries.
+    exchange_ns: u64,
+    /// Its first connect has succeeded or failed (for the ramp-up line).
+    resolved: bool,
+}
+
+pub(crate) struct Stress<W> {
+    workload: W,
+    plan: Plan,
+    /// When the run began (the first callback); `None` before.
+    origin: Option<Instant>,
+    slots: Vec<Slot>,
+    /// Clients started so far (the ramp issues them in order).
+    issued: u32,
+    /// Connections connecting or connected.
+    live: u32,
+    /// Clients waiting on a timer for their next exchange.
+    waiting: u32,
+    resolved: u32,
+    ramp_ns: Option<u64>,
+    finished_ns: Option<u64>,
+    rec: Recorder,
+    scratch: Vec<u8>,
+    progress: Progress,
+}
+
+impl<W: Workload> Stress<W> {
+    pub(crate) fn new(workload: W, plan: Plan, progress: Progress) -> Stress<W> {
+        let intervals = (plan.run_ns / SEC + 2) as usize;
+        let scratch = Vec::with_capacity(plan.setup.size.max(CHECK_CHUNK));
+        Stress {
+            rec: Recorder::new(plan.warmup_ns, intervals),
+            slots: vec![Slot::default(); plan.clients() as usize],
+            workload,
+            plan,
+            origin: None,
+            issued: 0,
+            live: 0,
+            waiting: 0,
+            resolved: 0,
+            ramp_ns: None,
+            finished_ns: None,
+            scratch,
+            progress,
+        }
+    }
+
+    fn now_ns(&self, ctx: &Context<'_>) -> u64 {
+        self.origin.map_or(0, |origin| ctx.now().saturating_duration_since(origin).as_nanos() as u64)
+    }
+
+    fn reconnects(&self) -> bool {
+        self.workload.exchanges_per_connection().is_some()
+    }
+
+    /// The first callback: the run begins.
+    fn start(&mut self, ctx: &mut Context<'_>) {
+        if self.origin.is_some() {
+            return;
+        }
+        self.origin = Some(ctx.now());
+        ctx.set_global_timer(Duration::from_nanos(self.plan.run_ns), END);
+        ctx.set_global_timer(Duration::from_nanos(SEC), TICK);
+        if self.progress.is_visible() {
+            ctx.set_global_timer(progress::EVERY, PROGRESS);
+        }
+        self.ramp(ctx);
+    }
+
+    /// Starts the clients whose turn has come, a batch per turn of the loop; arms the timer
+    /// for the next batch (at once) or the next turn of the connect rate.
+    fn ramp(&mut self, ctx: &mut Context<'_>) {
+        let now = self.now_ns(ctx);
+        let clients = self.plan.clients();
+        let due = match self.plan.setup.connect_rate {
+            None => clients,
+            Some(rate) => ((now as f64 / 1e9 * rate) as u64 + 1).min(u64::from(clients)) as u32,
+        };
+        let batch_end = due.min(self.issued.saturating_add(CONNECT_BATCH));
+        while self.issued < batch_end {
+            let client = self.issued;
+            self.issued += 1;
+            self.begin_client(ctx, client, now);
+        }
+        if self.issued < due {
+            ctx.set_global_timer(NEXT_TURN, RAMP);
+        } else if let (Some(rate), true) = (self.plan.setup.connect_rate, self.issued < clients) {
+            let next_ns = (f64::from(self.issued) / rate * 1e9) as u64;
+            ctx.set_global_timer(Duration::from_nanos(next_ns.saturating_sub(now)), RAMP);
+        }
+    }
+
+    fn begin_client(&mut self, ctx: &mut Context<'_>, client: u32, now: u64) {
+        let phase = self.plan.phase_ns(client);
+        let Some(slot) = self.slots.get_mut(client as usize) else { return };
+        slot.next_due_ns = now + phase;
+        if self.reconnects() && phase > 0 {
+            self.waiting += 1;
+            ctx.set_global_timer(Duration::from_nanos(phase), BEGIN + u64::from(client));
+        } else {
+            self.dial(ctx, client, now);
+        }
+    }
+
+    fn dial(&mut self, ctx: &mut Context<'_>, client: u32, now: u64) {
+        let period = self.plan.period_ns;
+        let Some(slot) = self.slots.get_mut(client as usize) else { return };
+        slot.connect_started_ns = now;
+        slot.exchange_ns = match period {
+            Some(period) => {
+                let due = slot.next_due_ns;
+                slot.next_due_ns += period;
+                due
+            }
+            None => now,
+        };
+        self.rec.attempted += 1;
+        self.live += 1;
+        // With --bind this becomes ctx.connect_from(source, target, tag) (see options.rs).
+        ctx.connect(self.plan.setup.target, u64::from(client));
+    }
+
+    /// A reconnecting protocol finished an exchange: begin the next one now, or when due.
+    fn next_exchange(&mut self, ctx: &mut Context<'_>, client: u32, now: u64) {
+        let Some(slot) = self.slots.get(client as usize) else { return };
+        if self.plan.period_ns.is_some() && slot.next_due_ns > now {
+            self.waiting += 1;
+            ctx.set_global_timer(Duration::from_nanos(slot.next_due_ns - now), BEGIN + u64::from(client));
+        } else {
+            self.dial(ctx, client, now);
+        }
+    }
+
+    fn resolve(&mut self, client: u32, now: u64) {
+        let Some(slot) = self.slots.get_mut(client as usize) else { return };
+        if slot.resolved {
+            return;
+        }
+        slot.resolved = true;
+        self.resolved += 1;
+        if self.resolved == self.plan.clients() && self.plan.setup.connect_rate.is_some() {
+            self.ramp_ns = Some(now);
+            let failed = self.rec.errors.connect.total();
+            let failed = if failed > 0 { format!(" ({failed} failed)") } else { String::new() };
+            self.progress.say(&format!(
+                "Ramped up to {} connections in {:.2} s{failed}",
+                self.rec.open,
+                now as f64 / 1e9
+            ));
+        }
+    }
+
+    /// Ends the run early when nothing is left to do (every client failed or was cut off).
+    fn finish_if_idle(&mut self, ctx: &mut Context<'_>) {
+        if self.issued == self.plan.clients() && self.live == 0 && self.waiting == 0 {
+            self.finish(ctx);
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Context<'_>) {
+        if self.finished_ns.is_some() {
+            return;
+        }
+        self.mark_finished(ctx);
+        ctx.stop();
+    }
+
+    fn mark_finished(&mut self, ctx: &Context<'_>) {
+        let now = self.now_ns(ctx);
+        self.finished_ns = Some(now);
+        self.rec.series.close(now, self.rec.open);
+        self.progress.finish();
+    }
+
+    fn env<'a, 'c>(&'a mut self, ctx: &'a mut Context<'c>) -> Env<'a, 'c, W> {
+        let now_ns = self.now_ns(ctx);
+        Env { workload: &self.workload, ctx, rec: &mut self.rec, scratch: &mut self.scratch, now_ns }
+    }
+
+    fn show_progress(&self, ctx: &Context<'_>) {
+        let elapsed = Duration::from_nanos(self.now_ns(ctx));
+        self.progress.update(elapsed, || {
+            let last = self.rec.series.intervals().last();
+            format!(
+                "{} open  {:.0} msgs/s  p99 {}  errors {}",
+                self.rec.open,
+                last.map_or(0.0, |iv| iv.msgs_per_sec),
+                super::histogram::human_us(last.map_or(0, |iv| iv.latency.p99_us)),
+                self.rec.errors.count()
+            )
+        });
+    }
+
+    /// The report, once the reactor's `run` has returned.
+    pub(crate) fn report(&self) -> Report {
+        let rec = &self.rec;
+        let elapsed_ns = self.finished_ns.unwrap_or(0);
+        let measured_secs = elapsed_ns.saturating_sub(self.plan.warmup_ns) as f64 / 1e9;
+        let per_sec = |n: u64| if measured_secs > 0.0 { n as f64 / measured_secs } else { 0.0 };
+        Report {
+            setup: self.plan.setup.clone(),
+            elapsed_secs: elapsed_ns as f64 / 1e9,
+            measured_secs,
+            connections: Connections {
+                attempted: rec.attempted,
+                established: rec.established,
+                failed: rec.errors.connect.total(),
+                abandoned: rec.abandoned,
+                peak_open: rec.peak_open,
+                ramp_secs: self.ramp_ns.map(|ns| ns as f64 / 1e9),
+                connect_time: Percentiles::of(&rec.connect_time),
+            },
+            messages: rec.messages,
+            msgs_per_sec: per_sec(rec.messages),
+            bytes_sent: rec.bytes_sent,
+            bytes_received: rec.bytes_received,
+            bytes_per_sec: per_sec(rec.bytes_received),
+            latency: Percentiles::of(&rec.latency),
+            latency_from: if self.plan.period_ns.is_some() { "intended send" } else { "send" }.to_string(),
+            errors: rec.errors,
+            error_count: rec.errors.count(),
+            in_flight_at_end: rec.in_flight_at_end,
+            intervals: rec.series.intervals().to_vec(),
+        }
+    }
+}
+
+impl<W: Workload> Handler for Stress<W> {
+    type Conn = Client;
+
+    fn connected(&mut self, ctx: &mut Context<'_>, _id: ConnId, info: &ConnInfo) -> Client {
+        let now = self.now_ns(ctx);
+        let slot = match info.origin {
+            Origin::Outbound(tag) => {
+                u32::try_from(tag).ok().and_then(|c| Some((c, *self.slots.get(c as usize)?)))
+            }
+            _ => None,
+        };
+        let Some((client, slot)) = slot else {
+            ctx.abort();
+            return Client::Stray;
+        };
+        self.rec.connected(now.saturating_sub(slot.connect_started_ns));
+        self.resolve(client, now);
+        let limit = self.workload.exchanges_per_connection();
+        let pace = match (limit, self.plan.period_ns) {
+            // One exchange per connection: it began with the connect (or was due earlier).
+            (Some(_), _) => Pace::Open { first_ns: slot.exchange_ns, interval_ns: 0 },
+            (None, None) => Pace::Closed,
+            (None, Some(period)) => {
+                Pace::Open { first_ns: now + self.plan.phase_ns(client), interval_ns: period }
+            }
+        };
+        let pipeline = self.workload.pipeline(self.plan.setup.pipeline);
+        let mut flow = Flow::new(client, pipeline, limit, pace);
+        flow.pump(&mut self.env(ctx));
+        Client::Exchanging(flow)
+    }
+
+    fn data(&mut self, conn: &mut Client, ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        if conn.data(&mut self.env(ctx), data).is_err() {
+            self.rec.errors.unexpected_data += 1;
+            ctx.abort();
+        }
+        data.len()
+    }
+
+    fn timer(&mut self, conn: &mut Client, ctx: &mut Context<'_>, _key: u64) {
+        conn.timer(&mut self.env(ctx));
+    }
+
+    fn global_timer(&mut self, ctx: &mut Context<'_>, key: u64) {
+        if self.finished_ns.is_some() {
+            return;
+        }
+        let now = self.now_ns(ctx);
+        match key {
+            TICK => {
+                self.rec.series.close(now, self.rec.open);
+                let next = (now / SEC + 1) * SEC;
+                ctx.set_global_timer(Duration::from_nanos(next - now), TICK);
+            }
+            PROGRESS => {
+                self.show_progress(ctx);
+                ctx.set_global_timer(progress::EVERY, PROGRESS);
+            }
+            RAMP => self.ramp(ctx),
+            END => self.finish(ctx),
+            _ if key >= BEGIN => {
+                self.waiting = self.waiting.saturating_sub(1);
+                if let Ok(client) = u32::try_from(key - BEGIN) {
+                    self.dial(ctx, client, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn closed(&mut self, conn: Client, ctx: &mut Context<'_>, _id: ConnId, reason: CloseReason) {
+        let now = self.now_ns(ctx);
+        let ended = conn.end(&self.workload);
+        if ended == Ended::Stray {
+            return;
+        }
+        self.live = self.live.saturating_sub(1);
+        self.rec.closed();
+        match ended {
+            Ended::Stray => {}
+            Ended::Completed { client } => {
+                if self.finished_ns.is_none() {
+                    self.next_exchange(ctx, client, now);
+                }
+            }
+            Ended::Cut { replies, .. } if self.finished_ns.is_some() => self.rec.in_flight_at_end += replies,
+            // We closed it, having counted why (unexpected data).
+            Ended::Cut { .. } if reason == CloseReason::Local => {}
+            Ended::Cut { replies, bytes } => {
+                self.rec.errors.lost_replies += replies;
+                self.rec.errors.lost_bytes += bytes;
+                self.rec.errors.closed_early.count(reason);
+            }
+        }
+        if self.finished_ns.is_none() {
+            self.finish_if_idle(ctx);
+        }
+    }
+
+    fn connect_failed(&mut self, ctx: &mut Context<'_>, tag: u64, err: &io::Error) {
+        let now = self.now_ns(ctx);
+        self.live = self.live.saturating_sub(1);
+        let client = u32::try_from(tag).unwrap_or(u32::MAX);
+        let started = self.slots.get(client as usize).map_or(now, |s| s.connect_started_ns);
+        if self.finished_ns.is_some() {
+            if now.saturating_sub(started) >= PENDING_IS_TIMEOUT_NS {
+                self.rec.errors.connect.timed_out += 1;
+            } else {
+                self.rec.abandoned += 1;
+            }
+            return;
+        }
+        self.rec.connect_failed(err);
+        self.resolve(client, now);
+        self.finish_if_idle(ctx);
+    }
+
+    /// The start signal (see `kickoff.rs`); no other datagrams are expected.
+    fn datagram(&mut self, ctx: &mut Context<'_>, _sock: ConnId, _from: SocketAddr, _data: &[u8]) {
+        self.start(ctx);
+    }
+
+    /// A stop from outside (Ctrl-C, a `Handle`) ends the run like its end timer would.
+    fn stopping(&mut self, ctx: &mut Context<'_>) {
+        if self.finished_ns.is_none() {
+            self.mark_finished(ctx);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The measurements of one run, recorded as they happen. Recording is a few additions and
+//! one histogram increment: nothing on the per-reply path allocates.
+//!
+//! Two clocks of attention: errors and connects are counted over the whole run (a failure in
+//! the warm-up is still a failure), while throughput and latency count only after the
+//! warm-up, when caches, the server's accept queue and TCP's windows have settled.
+
+use super::errors::Errors;
+use super::histogram::{self, Micros};
+use super::series::Series;
+use std::io;
+
+pub(crate) struct Recorder {
+    measure_from_ns: u64,
+    /// Replies completed after the warm-up, by latency.
+    pub(crate) latency: Micros,
+    /// Every established connect, by how long it took.
+    pub(crate) connect_time: Micros,
+    pub(crate) series: Series,
+    pub(crate) errors: Errors,
+    pub(crate) attempted: u64,
+    pub(crate) established: u64,
+    /// Connects cut off by the end of the run less than a second after they began.
+    pub(crate) abandoned: u64,
+    /// After the warm-up only.
+    pub(crate) messages: u64,
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_received: u64,
+    /// Replies still in flight on connections open when the run ended.
+    pub(crate) in_flight_at_end: u64,
+    pub(crate) open: u64,
+    pub(crate) peak_open: u64,
+}
+
+impl Recorder {
+    pub(crate) fn new(warmup_ns: u64, expected_intervals: usize) -> Recorder {
+        Recorder {
+            measure_from_ns: warmup_ns,
+            latency: histogram::new(),
+            connect_time: histogram::new(),
+            series: Series::new(warmup_ns, expected_intervals),
+            errors: Errors::default(),
+            attempted: 0,
+            established: 0,
+            abandoned: 0,
+            messages: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            in_flight_at_end: 0,
+            open: 0,
+            peak_open: 0,
+        }
+    }
+
+    fn measuring(&self, now_ns: u64) -> bool {
+        now_ns >= self.measure_from_ns
+    }
+
+    /// A reply arrived whole; `correct` is false if any of its bytes was wrong.
+    pub(crate) fn reply(&mut self, now_ns: u64, latency_ns: u64, correct: bool) {
+        if !correct {
+            self.errors.mismatched += 1;
+            return;
+        }
+        self.series.message(latency_ns);
+        if self.measuring(now_ns) {
+            self.messages += 1;
+            histogram::record_ns(&mut self.latency, latency_ns);
+        }
+    }
+
+    pub(crate) fn received(&mut self, now_ns: u64, n: usize) {
+        self.series.bytes(n as u64);
+        if self.measuring(now_ns) {
+            self.bytes_received += n as u64;
+        }
+    }
+
+    pub(crate) fn sent(&mut self, now_ns: u64, n: usize) {
+        if self.measuring(now_ns) {
+            self.bytes_sent += n as u64;
+        }
+    }
+
+    pub(crate) fn connected(&mut self, took_ns: u64) {
+        self.established += 1;
+        histogram::record_ns(&mut self.connect_time, took_ns);
+        self.open += 1;
+        self.peak_open = self.peak_open.max(self.open);
+    }
+
+    pub(crate) fn connect_failed(&mut self, e: &io::Error) {
+        self.errors.connect.count(e);
+    }
+
+    pub(crate) fn closed(&mut self) {
+        self.open = self.open.saturating_sub(1);
+    }
+}
