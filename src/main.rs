@@ -12,6 +12,14 @@ fn main() -> ExitCode {
             cli::init_logging("info");
             cli::serve::run(args)
         }
+        Command::Stress(args) => {
+            cli::init_logging("warn");
+            match cli::stress::run(args) {
+                // The report is out; errors counted in it make the exit status non-zero.
+                Ok(false) => return ExitCode::FAILURE,
+                other => other.map(|_| ()),
+            }
+        }
         Command::Connect(args) => {
             // stdout carries only the server's bytes, and stderr stays quiet unless asked.
             cli::init_logging("warn");

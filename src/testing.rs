@@ -102,6 +102,13 @@ impl<H: Handler> TestTransport<H> {
         ConnId::new(self.next_index, self.generations.next())
     }
 
+    /// Calls [`Handler::started`], as the reactor does before its first poll.
+    pub fn start(&mut self) {
+        let mut ctx = ctx!(self, None);
+        self.handler.started(&mut ctx);
+        self.apply_effects();
+    }
+
     /// A client connects from a fresh loopback port; returns its id.
     pub fn accept(&mut self) -> ConnId {
         self.next_port += 1;

@@ -5,6 +5,7 @@ pub mod duration;
 pub mod escape;
 pub mod serve;
 pub mod size;
+pub mod stress;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -28,6 +29,7 @@ pub struct Cli {
 pub enum Command {
     Serve(serve::ServeArgs),
     Connect(connect::ConnectArgs),
+    Stress(stress::StressArgs),
 }
 
 /// Logs go to stderr, so stdout stays for what the user asked to see (listening lines and

@@ -195,8 +195,16 @@ impl<W: Workload> Stress<W> {
         };
         self.rec.attempted += 1;
         self.live += 1;
-        // With --bind this becomes ctx.connect_from(source, target, tag) (see options.rs).
-        ctx.connect(self.plan.setup.target, u64::from(client));
+        let target = self.plan.setup.target;
+        match self.plan.setup.bind.as_slice() {
+            [] => ctx.connect(target, u64::from(client)),
+            // Round robin over the source addresses: each one brings its own ephemeral
+            // port range towards the target.
+            sources => {
+                let source = sources[client as usize % sources.len()];
+                ctx.connect_from(SocketAddr::new(source, 0), target, u64::from(client));
+            }
+        }
     }
 
     /// A reconnecting protocol finished an exchange: begin the next one now, or when due.
@@ -422,8 +430,8 @@ impl<W: Workload> Handler for Stress<W> {
         self.finish_if_idle(ctx);
     }
 
-    /// The start signal (see `kickoff.rs`); no other datagrams are expected.
-    fn datagram(&mut self, ctx: &mut Context<'_>, _sock: ConnId, _from: SocketAddr, _data: &[u8]) {
+    /// The loop is about to poll for the first time: set the run's timers, start dialling.
+    fn started(&mut self, ctx: &mut Context<'_>) {
         self.start(ctx);
     }
 

@@ -23,7 +23,6 @@ mod echo;
 mod errors;
 mod greet;
 mod histogram;
-mod kickoff;
 mod limits;
 mod options;
 mod payload;
@@ -94,6 +93,7 @@ fn setup(opts: &StressOptions, target: SocketAddr) -> Setup {
         connect_rate: opts.connect_rate,
         warmup_secs: opts.warmup.as_secs_f64(),
         duration_secs: opts.duration.as_secs_f64(),
+        bind: opts.bind.clone(),
     }
 }
 
@@ -114,7 +114,6 @@ fn drive<W: Workload>(workload: W, setup: Setup) -> io::Result<Report> {
     };
     let mut reactor = Reactor::new(stress, config)?;
     reactor.stop_on_signals()?;
-    kickoff::arrange(&mut reactor)?;
     reactor.run()?;
     Ok(reactor.handler().report())
 }

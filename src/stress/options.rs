@@ -134,13 +134,6 @@ impl StressOptions {
         if let Some(ip) = self.bind.iter().find(|ip| ip.is_ipv4() != target.is_ipv4()) {
             return invalid(format!("--bind {ip} is not of the same address family as {target}"));
         }
-        if !self.bind.is_empty() {
-            // Binding before connecting needs Context::connect_from in the reactor.
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "--bind is not available yet: the reactor cannot connect from a chosen source address",
-            ));
-        }
         Ok(())
     }
 }

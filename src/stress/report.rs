@@ -25,6 +25,8 @@ pub struct Setup {
     pub connect_rate: Option<f64>,
     pub warmup_secs: f64,
     pub duration_secs: f64,
+    /// Source addresses connections are spread over (`--bind`); empty: the kernel's choice.
+    pub bind: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -207,6 +209,7 @@ pub(crate) mod tests {
                 connect_rate: None,
                 warmup_secs: 1.0,
                 duration_secs: 1.0,
+                bind: Vec::new(),
             },
             elapsed_secs: 2.0,
             measured_secs: 1.0,

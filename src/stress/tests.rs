@@ -32,13 +32,13 @@ fn setup(protocol: StressProtocol, clients: u32, pipeline: u32, size: usize) -> 
         connect_rate: None,
         warmup_secs: 0.0,
         duration_secs: 10.0,
+        bind: Vec::new(),
     }
 }
 
 fn start<W: Workload>(workload: W, setup: Setup) -> TestTransport<Stress<W>> {
     let mut t = TestTransport::new(Stress::new(workload, Plan::new(setup), Progress::hidden()));
-    let sock = t.udp_socket();
-    t.datagram(sock, target(), b"!");
+    t.start();
     t
 }
 
