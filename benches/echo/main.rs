@@ -1,0 +1,246 @@
+//! Echo servers compared in one run, under one load generator: `sockloop serve echo`, a tokio
+//! `current_thread` echo server and a minimal hand-written mio echo server (see `peers.rs`).
+//!
+//!     cargo bench --bench echo                 # every row, about two minutes
+//!     cargo bench --bench echo -- --quick      # 1 s windows, for a smoke run
+//!
+//! Each server runs as its own process pinned to CPU 1; the load (`sockloop::stress`, one
+//! thread) runs in this process pinned to CPU 0. On a 2-core machine the load generator
+//! saturates its own core, so besides messages/s and p99 we report the *server's* CPU time
+//! per echoed message (utime+stime from /proc/PID/stat over the measured window): the
+//! fairest figure, because it does not depend on how fast the client can push.
+//! Then each server holds 10,000 idle connections and we read its RSS growth per connection.
+
+mod peers;
+
+use sockloop::stress::{self, StressOptions, StressProtocol};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Server {
+    Sockloop,
+    Tokio,
+    Mio,
+}
+
+const SERVERS: [Server; 3] = [Server::Sockloop, Server::Tokio, Server::Mio];
+
+impl Server {
+    fn name(self) -> &'static str {
+        match self {
+            Server::Sockloop => "sockloop",
+            Server::Tokio => "tokio",
+            Server::Mio => "mio",
+        }
+    }
+
+    /// Starts the server pinned to CPU 1 and waits for its `listening on ADDR` line.
+    fn spawn(self) -> Running {
+        let mut cmd = match self {
+            Server::Sockloop => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_sockloop"));
+                c.args(["serve", "echo", "--listen", "127.0.0.1:0"]).env("RUST_LOG", "warn");
+                c
+            }
+            peer => {
+                let mut c = Command::new(std::env::current_exe().expect("own path"));
+                c.args(["peer", peer.name()]);
+                c
+            }
+        };
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start server");
+        pin(child.id() as i32, 1);
+        let out = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line).expect("listening line");
+        let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok());
+        let addr = addr.unwrap_or_else(|| panic!("{}: unexpected first line {line:?}", self.name()));
+        Running { child, addr }
+    }
+}
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Running {
+    fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, |d| d.count())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ')'.
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
+}
+
+fn pin(pid: i32, cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+fn raise_nofile() {
+    // SAFETY: plain getrlimit/setrlimit on a stack struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+struct Row {
+    msgs_per_sec: f64,
+    p99_us: u64,
+    cpu_ns_per_msg: f64,
+    errors: u64,
+}
+
+fn measure(server: Server, clients: u32, size: usize, window: Duration) -> Row {
+    let running = server.spawn();
+    let mut opts = StressOptions::new(StressProtocol::Echo);
+    opts.clients = clients;
+    opts.size = size;
+    opts.warmup = Duration::from_secs(1);
+    opts.duration = window;
+    // Sample the server's CPU time over the measured window only: the warm-up (and the
+    // connects in it) is left out, as it is from the report's message count.
+    let pid = running.child.id();
+    let warmup = opts.warmup;
+    let sampler = std::thread::spawn(move || {
+        let cpu = || cpu_secs(pid);
+        std::thread::sleep(warmup);
+        let start = cpu();
+        std::thread::sleep(window);
+        cpu() - start
+    });
+    let report = stress::run(&opts, running.addr).expect("stress run");
+    let cpu = sampler.join().expect("sampler");
+    Row {
+        msgs_per_sec: report.msgs_per_sec,
+        p99_us: report.latency.p99_us,
+        cpu_ns_per_msg: cpu * 1e9 / report.messages.max(1) as f64,
+        errors: report.error_count,
+    }
+}
+
+/// RSS growth per connection while the server holds `n` idle connections.
+fn idle_rss_per_conn(server: Server, n: usize) -> f64 {
+    let running = server.spawn();
+    let base_fds = running.open_fds();
+    // Let the server settle (first accept allocations) with one connection, then measure.
+    let warm = TcpStream::connect(running.addr).expect("connect");
+    wait_for(|| running.open_fds() > base_fds);
+    let before = running.rss_bytes();
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(TcpStream::connect(running.addr).expect("connect"));
+    }
+    wait_for(|| running.open_fds() >= base_fds + n + 1);
+    let after = running.rss_bytes();
+    drop((warm, conns));
+    (after.saturating_sub(before)) as f64 / n as f64
+}
+
+/// A bounded wait for the server to catch up (accepting connections we opened).
+fn wait_for(cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "server did not catch up within 30 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("peer") {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let ready = |a: SocketAddr| println!("listening on {a}");
+        let result = match args.get(1).map(String::as_str) {
+            Some("tokio") => peers::tokio_echo(addr, ready),
+            Some("mio") => peers::mio_echo(addr, ready),
+            other => panic!("unknown peer {other:?}"),
+        };
+        result.expect("peer server");
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let window = Duration::from_secs(if quick { 1 } else { 5 });
+    raise_nofile();
+    pin(0, 0);
+
+    println!("| connections | size | server | msgs/s | p99 | server CPU/msg | errors |");
+    println!("|---:|---:|---|---:|---:|---:|---:|");
+    let workloads: [(u32, usize); 5] = [(1, 64), (100, 64), (1000, 64), (10_000, 64), (100, 16 << 10)];
+    let mut ratios = Vec::new();
+    for (clients, size) in workloads {
+        let rows: Vec<Row> = SERVERS.iter().map(|s| measure(*s, clients, size, window)).collect();
+        for (server, r) in SERVERS.iter().zip(&rows) {
+            println!(
+                "| {clients} | {size} | {} | {:.0} | {:.2} ms | {:.0} ns | {} |",
+                server.name(),
+                r.msgs_per_sec,
+                r.p99_us as f64 / 1000.0,
+                r.cpu_ns_per_msg,
+                r.errors
+            );
+        }
+        ratios.push((clients, size, ratio(&rows[0], &rows[1]), ratio(&rows[0], &rows[2])));
+    }
+    println!();
+    println!(
+        "| connections | size | msgs/s sockloop/tokio | CPU/msg tokio/sockloop | msgs/s sockloop/mio | CPU/msg mio/sockloop |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for (clients, size, (t_rate, t_cpu), (m_rate, m_cpu)) in ratios {
+        println!("| {clients} | {size} | {t_rate:.2}x | {t_cpu:.2}x | {m_rate:.2}x | {m_cpu:.2}x |");
+    }
+    println!();
+    println!("| server | RSS per idle connection (10,000 open) |");
+    println!("|---|---:|");
+    for server in SERVERS {
+        println!("| {} | {:.0} B |", server.name(), idle_rss_per_conn(server, 10_000));
+    }
+}
+
+/// (msgs/s ratio, CPU-per-message ratio), both >1.0 when sockloop is better.
+fn ratio(ours: &Row, theirs: &Row) -> (f64, f64) {
+    (ours.msgs_per_sec / theirs.msgs_per_sec.max(1.0), theirs.cpu_ns_per_msg / ours.cpu_ns_per_msg.max(1.0))
+}
