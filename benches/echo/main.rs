@@ -173,7 +173,7 @@ fn idle_rss_per_conn(server: Server, n: usize) -> f64 {
     for _ in 0..n {
         conns.push(TcpStream::connect(running.addr).expect("connect"));
     }
-    wait_for(|| running.open_fds() >= base_fds + n + 1);
+    wait_for(|| running.open_fds() > base_fds + n);
     let after = running.rss_bytes();
     drop((warm, conns));
     (after.saturating_sub(before)) as f64 / n as f64
