@@ -11,8 +11,10 @@
 use crate::id::{ConnId, TimerId};
 use crate::stats::{CloseReason, Stats};
 use crate::timer::Timers;
+use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// What is known about a connection when it comes up.
@@ -58,7 +60,8 @@ pub trait Handler {
         ctx.close();
     }
 
-    /// All queued output has been taken by the kernel (after a period of backpressure).
+    /// All queued output has been taken by the kernel (after a period of backpressure, or
+    /// after a [`Context::send_file`]).
     fn drained(&mut self, _conn: &mut Self::Conn, _ctx: &mut Context<'_>) {}
 
     /// This connection's output queue just grew past the high-water mark, so the reactor
@@ -114,6 +117,13 @@ pub(crate) enum Effect {
         from: Option<ConnId>,
         start: usize,
         end: usize,
+    },
+    /// `len` bytes of `file` from `offset` go to connection `to`, after what is queued.
+    SendFile {
+        to: ConnId,
+        file: Rc<File>,
+        offset: u64,
+        len: u64,
     },
     SendTo {
         sock: ConnId,
@@ -201,6 +211,26 @@ impl Context<'_> {
             return;
         }
         fx.list.push(Effect::Write { to, from, start, end });
+    }
+
+    /// Queues `len` bytes of `file`, from `offset`, for the current connection: they go out
+    /// after everything written before, and bytes written after go out after them.
+    ///
+    /// The range is never loaded into memory: the reactor sends it as the socket drains,
+    /// with `sendfile(2)` on Linux (`Config::sendfile`), else through its one read buffer,
+    /// so a transfer of any size costs no memory per connection. [`Handler::drained`] fires
+    /// once the range and everything after it is out, even if that happens at once; a file
+    /// that turns out shorter than the range closes the connection with an error. Reads
+    /// use their own offset, so one `File` may feed many connections at once.
+    pub fn send_file(&mut self, file: Rc<File>, offset: u64, len: u64) {
+        if let Some(id) = self.current {
+            self.send_file_to(id, file, offset, len);
+        }
+    }
+
+    /// [`Context::send_file`] for any connection. An id that no longer exists is ignored.
+    pub fn send_file_to(&mut self, to: ConnId, file: Rc<File>, offset: u64, len: u64) {
+        self.effects.list.push(Effect::SendFile { to, file, offset, len });
     }
 
     /// Sends one datagram from UDP socket `sock`. If the kernel's send buffer is full the

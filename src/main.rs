@@ -25,6 +25,34 @@ fn main() -> ExitCode {
             cli::init_logging("warn");
             cli::connect::run(args)
         }
+        Command::Chat(args) => {
+            // stdout is the room; stderr stays quiet unless asked.
+            cli::init_logging("warn");
+            cli::chat::run(args)
+        }
+        Command::Framed(args) => {
+            // stdout carries only the replies' texts; stderr stays quiet unless asked.
+            cli::init_logging("warn");
+            cli::framed::run(args)
+        }
+        Command::Relay(args) => {
+            cli::init_logging("warn");
+            cli::relay::run(args)
+        }
+        Command::Ping(args) => {
+            // stdout carries the ping lines and the report; stderr stays quiet unless asked.
+            cli::init_logging("warn");
+            match cli::ping::run(args) {
+                // The report is out; no reply at all makes the exit status non-zero, as with ping(8).
+                Ok(false) => return ExitCode::FAILURE,
+                other => other.map(|_| ()),
+            }
+        }
+        Command::Get(args) => {
+            // stdout carries the one `saved ...` line; stderr the progress bar.
+            cli::init_logging("warn");
+            cli::get::run(args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

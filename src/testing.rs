@@ -18,7 +18,9 @@ use crate::id::{ConnId, Generations};
 use crate::stats::{CloseReason, Stats};
 use crate::timer::Timers;
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 struct TestConn<C> {
@@ -29,6 +31,15 @@ struct TestConn<C> {
     write_shut: bool,
     paused: bool,
     closed: Option<CloseReason>,
+    files: Vec<SentFile>,
+}
+
+/// A file range the handler queued with [`Context::send_file`]. Its bytes are also read
+/// and appended to the connection's output, in order with the writes around it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentFile {
+    pub offset: u64,
+    pub len: u64,
 }
 
 /// A datagram the handler sent with [`Context::send_to`].
@@ -159,6 +170,7 @@ impl<H: Handler> TestTransport<H> {
                 write_shut: false,
                 paused: false,
                 closed: None,
+                files: Vec::new(),
             },
         );
         let mut ctx = ctx!(self, Some(id));
@@ -299,6 +311,11 @@ impl<H: Handler> TestTransport<H> {
         self.conns.get(&id).and_then(|c| c.state.as_ref())
     }
 
+    /// The file ranges sent to a connection so far.
+    pub fn file_sends(&self, id: ConnId) -> &[SentFile] {
+        self.conns.get(&id).map(|c| c.files.as_slice()).unwrap_or(&[])
+    }
+
     pub fn take_datagrams(&mut self) -> Vec<SentDatagram> {
         std::mem::take(&mut self.datagrams)
     }
@@ -328,6 +345,33 @@ impl<H: Handler> TestTransport<H> {
         }
     }
 
+    /// The socket takes the whole range at once: its bytes join the output, then `drained`
+    /// fires, as the reactor's would. A file shorter than the range closes the connection
+    /// with an error, as in the reactor. (Test files are small; the range is read whole.)
+    fn send_file(&mut self, id: ConnId, file: &File, offset: u64, len: u64) {
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        if c.closed.is_some() || c.write_shut {
+            return;
+        }
+        c.files.push(SentFile { offset, len });
+        let mut bytes = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
+        if file.read_exact_at(&mut bytes, offset).is_err() {
+            self.close(id, CloseReason::Error);
+            return;
+        }
+        c.output.extend_from_slice(&bytes);
+        let Some(state) = c.state.as_mut() else { return };
+        let mut ctx = Context {
+            now: self.now,
+            current: Some(id),
+            reading: false,
+            effects: &mut self.effects,
+            timers: &mut self.timers,
+            stats: &self.stats,
+        };
+        self.handler.drained(state, &mut ctx);
+    }
+
     fn apply_effects(&mut self) {
         while !self.effects.is_empty() {
             let batch = std::mem::take(&mut self.effects);
@@ -341,6 +385,7 @@ impl<H: Handler> TestTransport<H> {
                             c.output.extend_from_slice(&batch.bytes[start..end]);
                         }
                     }
+                    Effect::SendFile { to, file, offset, len } => self.send_file(to, &file, offset, len),
                     Effect::SendTo { sock, to, start, end } => {
                         self.datagrams.push(SentDatagram { sock, to, data: batch.bytes[start..end].to_vec() })
                     }

@@ -41,7 +41,8 @@ fn emfile_pauses_accepting_keeps_serving_and_recovers() {
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("listening line");
-    let addr: SocketAddr = line.trim().strip_prefix("listening on ").expect("listening on").parse().expect("addr");
+    let addr: SocketAddr =
+        line.trim().strip_prefix("listening on ").expect("listening on").parse().expect("addr");
     let (warn_tx, warnings) = mpsc::channel();
     let stderr = child.stderr.take().expect("stderr");
     std::thread::spawn(move || {

@@ -1,8 +1,14 @@
 //! The `sockloop` command line: one file per subcommand, the shared parsers beside them.
 
+pub mod chat;
 pub mod connect;
 pub mod duration;
 pub mod escape;
+pub mod file;
+pub mod framed;
+pub mod get;
+pub mod ping;
+pub mod relay;
 pub mod serve;
 pub mod size;
 pub mod stress;
@@ -29,7 +35,12 @@ pub struct Cli {
 pub enum Command {
     Serve(serve::ServeArgs),
     Connect(connect::ConnectArgs),
+    Chat(chat::ChatArgs),
     Stress(stress::StressArgs),
+    Framed(framed::FramedArgs),
+    Relay(relay::RelayArgs),
+    Ping(ping::PingArgs),
+    Get(get::GetArgs),
 }
 
 /// Logs go to stderr, so stdout stays for what the user asked to see (listening lines and

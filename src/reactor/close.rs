@@ -16,10 +16,10 @@ impl<H: Handler> Reactor<H> {
         if mode == CloseMode::Abort {
             return self.close_now(id, reason);
         }
-        if mode == CloseMode::Flush && c.out.is_empty() {
+        if mode == CloseMode::Flush && !c.has_output() {
             return self.close_flushed(id, reason);
         }
-        if mode == CloseMode::ShutdownWrite && c.out.is_empty() && !c.connecting {
+        if mode == CloseMode::ShutdownWrite && !c.has_output() && !c.connecting {
             return self.shutdown_write(id);
         }
         // A full close outranks a pending half-close.
@@ -55,7 +55,7 @@ impl<H: Handler> Reactor<H> {
         if let Kind::Conn(c) = &mut kind {
             self.live_conns -= 1;
             self.stats.open.set(self.live_conns as u64);
-            self.stats.pending_out.set(self.stats.pending_out.get().saturating_sub(c.out.len() as u64));
+            self.stats.pending_out.set(self.stats.pending_out.get().saturating_sub(c.queued() as u64));
             if let Io::Stdio(s) = &mut c.io {
                 s.close(self.poll.registry());
             }

@@ -32,6 +32,12 @@ pub struct Config {
     pub scratch_size: usize,
     /// How many readiness events one poll may return.
     pub events_capacity: usize,
+    /// Bytes of a file range (`Context::send_file`) sent to one connection per readiness
+    /// event before others get their turn: a fast reader must not starve the rest.
+    pub write_budget: usize,
+    /// Send file ranges with `sendfile(2)` (Linux): no copy through user space. Off, they
+    /// are read into the scratch buffer and written, as on other systems.
+    pub sendfile: bool,
 }
 
 impl Default for Config {
@@ -49,6 +55,8 @@ impl Default for Config {
             nodelay: true,
             scratch_size: 64 << 10,
             events_capacity: 1024,
+            write_budget: 1 << 20,
+            sendfile: cfg!(target_os = "linux"),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! What the slab holds: listeners, UDP sockets and connections with their queues and flags.
 
+use super::sendfile::FileSend;
 use super::*;
+use std::collections::VecDeque;
 
 pub(super) enum Io {
     Tcp(TcpStream),
@@ -63,6 +65,12 @@ pub(super) struct Conn<C> {
     /// the socket stays open, discarding input, until the peer has all we sent: see
     /// `close_flushed`.
     pub(super) lingering: bool,
+    /// File ranges queued behind `out`, each with the bytes written after it (see
+    /// [`FileSend`]); empty, and unallocated, unless the protocol called `send_file`.
+    pub(super) files: VecDeque<FileSend>,
+    /// The last flush stopped at the write budget with the socket still writable: no edge
+    /// will come, so the connection is on the still-ready list to be flushed again.
+    pub(super) write_cut: bool,
 }
 
 impl<C> Conn<C> {
@@ -87,6 +95,26 @@ impl<C> Conn<C> {
             waiters: Vec::new(),
             hup_seen: false,
             lingering: false,
+            files: VecDeque::new(),
+            write_cut: false,
+        }
+    }
+
+    /// Anything still to send: queued bytes or a file range.
+    pub(super) fn has_output(&self) -> bool {
+        !self.out.is_empty() || !self.files.is_empty()
+    }
+
+    /// Bytes held in memory for this connection (file ranges are not in memory).
+    pub(super) fn queued(&self) -> usize {
+        self.out.len() + self.files.iter().map(|f| f.then.len()).sum::<usize>()
+    }
+
+    /// Where newly written bytes go so that they leave after everything queued before them.
+    pub(super) fn tail(&mut self) -> &mut OutBuf {
+        match self.files.back_mut() {
+            Some(f) => &mut f.then,
+            None => &mut self.out,
         }
     }
 

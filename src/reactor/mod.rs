@@ -49,6 +49,7 @@ mod config;
 mod conn;
 mod connect;
 mod read;
+mod sendfile;
 mod write;
 
 pub use config::{Config, Handle};
@@ -308,7 +309,10 @@ impl<H: Handler> Reactor<H> {
                 Ready::Listener => self.accept_ready(id),
                 Ready::Udp => self.recv_ready(id),
                 Ready::Connecting => {}
-                Ready::Conn => self.read_ready(id),
+                Ready::Conn => {
+                    self.flush_if_cut(id);
+                    self.read_ready(id);
+                }
             }
             self.apply_effects();
         }

@@ -20,9 +20,9 @@ impl<H: Handler> Reactor<H> {
             // A connection that writes back to itself never reads more than its output queue
             // has room for, so an echo of this read cannot push the queue past the
             // high-water mark. (Others are paused through `blocked_on` instead.)
-            let room = if c.feeds_itself { high_water.saturating_sub(c.out.len()) } else { usize::MAX };
+            let room = if c.feeds_itself { high_water.saturating_sub(c.queued()) } else { usize::MAX };
             if room == 0 {
-                debug!("{id}: {} bytes queued, not reading until they drain", c.out.len());
+                debug!("{id}: {} bytes queued, not reading until they drain", c.queued());
                 c.paused_backpressure = true;
                 return;
             }

@@ -1,6 +1,9 @@
 //! Carrying out effects: write first, queue only the rest, flush on writable.
 
+use super::sendfile::{FileSend, Stop};
 use super::*;
+use std::fs::File;
+use std::rc::Rc;
 
 impl<H: Handler> Reactor<H> {
     /// Carries out the effects the handler asked for, including those asked for by
@@ -11,6 +14,7 @@ impl<H: Handler> Reactor<H> {
             for effect in batch.list.drain(..) {
                 match effect {
                     Effect::Write { to, from, start, end } => self.write(to, from, &batch.bytes[start..end]),
+                    Effect::SendFile { to, file, offset, len } => self.send_file(to, file, offset, len),
                     Effect::SendTo { sock, to, start, end } => {
                         self.send_to(sock, to, &batch.bytes[start..end])
                     }
@@ -61,7 +65,7 @@ impl<H: Handler> Reactor<H> {
             return;
         }
         let mut sent = 0;
-        if !c.connecting && c.out.is_empty() {
+        if !c.connecting && !c.has_output() {
             match write_now(&mut c.io, bytes) {
                 Ok(n) => sent = n,
                 Err(e) => {
@@ -77,12 +81,12 @@ impl<H: Handler> Reactor<H> {
             }
         }
         if sent < bytes.len() {
-            let before = c.out.len();
-            c.out.push(&bytes[sent..]);
+            let before = c.queued();
+            c.tail().push(&bytes[sent..]);
             self.stats.pending_out.add((bytes.len() - sent) as u64);
-            self.stats.peak_conn_pending_out.set_max(c.out.len() as u64);
+            let pending = c.queued();
+            self.stats.peak_conn_pending_out.set_max(pending as u64);
             set_writable(self.poll.registry(), id, c, true);
-            let pending = c.out.len();
             if pending > self.config.high_water
                 && let Some(producer) = from.filter(|p| *p != id)
             {
@@ -117,27 +121,51 @@ impl<H: Handler> Reactor<H> {
         }
     }
 
-    /// Writable: send the queue; when it empties, finish any pending close and resume reading.
-    pub(super) fn flush(&mut self, id: ConnId) {
+    /// Queues a file range behind the connection's output. With nothing queued before it,
+    /// it starts at once (write first), and `drained` follows if it all went out.
+    pub(super) fn send_file(&mut self, id: ConnId, file: Rc<File>, offset: u64, len: u64) {
         let Some(c) = conn_mut(&mut self.slab, id) else { return };
-        if c.out.is_empty() {
+        if c.write_shut || c.closing.is_some() {
+            debug!("{id}: file range of {len} bytes sent after close was asked for: dropped");
+            return;
+        }
+        let first = !c.has_output() && !c.connecting;
+        c.files.push_back(FileSend::new(file, offset, len));
+        if first {
+            self.flush(id);
+        } else {
+            set_writable(self.poll.registry(), id, c, true);
+        }
+    }
+
+    /// Writable: send the queue and any file ranges; when all is out, finish any pending
+    /// close, or tell the protocol (`drained`), and resume reading.
+    pub(super) fn flush(&mut self, id: ConnId) {
+        let Reactor { slab, scratch, config, stats, .. } = self;
+        let Some(c) = conn_mut(slab, id) else { return };
+        c.write_cut = false;
+        if !c.has_output() {
             set_writable(self.poll.registry(), id, c, false);
             return;
         }
-        let before = c.out.len();
-        let result = c.out.flush_to(&mut c.io);
-        let sent = before - c.out.len();
-        self.stats.bytes_out.add(sent as u64);
-        self.stats.pending_out.set(self.stats.pending_out.get().saturating_sub(sent as u64));
-        if sent > 0 {
+        let before = c.queued();
+        let mut file_sent = 0;
+        let result = send_output(c, scratch, config.write_budget, config.sendfile, &mut file_sent);
+        let sent = before - c.queued();
+        stats.bytes_out.add((sent + file_sent) as u64);
+        stats.pending_out.set(stats.pending_out.get().saturating_sub(sent as u64));
+        if sent + file_sent > 0 {
             c.last_active = self.now;
-            debug!("{id}: flushed {sent} bytes, {} still queued", c.out.len());
+            debug!("{id}: flushed {sent} bytes and {file_sent} file bytes, {} still queued", c.queued());
         }
-        if let Err(e) = result {
-            debug!("{id} ({}): write failed: {e}", c.peer);
-            return self.close_now(id, close_reason_for(&e));
-        }
-        if c.out.len() <= self.config.high_water / 2 {
+        let stop = match result {
+            Ok(stop) => stop,
+            Err(e) => {
+                debug!("{id} ({}): write failed: {e}", c.peer);
+                return self.close_now(id, close_reason_for(&e));
+            }
+        };
+        if c.queued() <= self.config.high_water / 2 {
             if c.paused_backpressure {
                 c.paused_backpressure = false;
                 self.still_ready.push(id);
@@ -145,10 +173,16 @@ impl<H: Handler> Reactor<H> {
             if !c.waiters.is_empty() {
                 let waiters = std::mem::take(&mut c.waiters);
                 self.release_waiters(id, waiters);
-                return self.flush(id); // finish the job with `c` borrowed afresh
             }
         }
-        if !c.out.is_empty() {
+        let Some(c) = conn_mut(&mut self.slab, id) else { return };
+        if c.has_output() {
+            // Called for a new file range, not for an event: interest may not be there yet.
+            set_writable(self.poll.registry(), id, c, true);
+            if stop == Stop::Budget {
+                c.write_cut = true;
+                self.still_ready.push(id);
+            }
             return;
         }
         set_writable(self.poll.registry(), id, c, false);
@@ -162,6 +196,13 @@ impl<H: Handler> Reactor<H> {
         }
     }
 
+    /// Goes on with a flush that the write budget cut short (from the still-ready list).
+    pub(super) fn flush_if_cut(&mut self, id: ConnId) {
+        if conn_mut(&mut self.slab, id).is_some_and(|c| c.write_cut) {
+            self.flush(id);
+        }
+    }
+
     /// Lets the producers that were paused on `id`'s full queue read again.
     pub(super) fn release_waiters(&mut self, id: ConnId, waiters: Vec<ConnId>) {
         for w in waiters {
@@ -171,6 +212,33 @@ impl<H: Handler> Reactor<H> {
                 p.blocked_on = None;
                 self.still_ready.push(w);
             }
+        }
+    }
+}
+
+/// Sends the queue, then each file range followed by the bytes written after it, in order,
+/// until all is out, the socket is full, or `budget` file bytes went out (`file_sent`).
+fn send_output<C>(
+    c: &mut Conn<C>,
+    scratch: &mut [u8],
+    budget: usize,
+    use_sendfile: bool,
+    file_sent: &mut usize,
+) -> io::Result<Stop> {
+    loop {
+        c.out.flush_to(&mut c.io)?;
+        if !c.out.is_empty() {
+            return Ok(Stop::Blocked);
+        }
+        let Some(file) = c.files.front_mut() else { return Ok(Stop::Done) };
+        let left = budget.saturating_sub(*file_sent);
+        match file.send(&mut c.io, scratch, left, use_sendfile, file_sent)? {
+            Stop::Done => {
+                if let Some(done) = c.files.pop_front() {
+                    c.out = done.then;
+                }
+            }
+            stop => return Ok(stop),
         }
     }
 }

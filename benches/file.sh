@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The file-transfer benchmark behind BENCHMARKS.md "## file": a 1 GiB file over loopback,
+#   - sockloop serve file (sendfile, and --no-sendfile) vs nc and socat serving the same file,
+#     each read by the same client (nc), then end to end with sockloop get (checksum + rename),
+#   - server RSS growth during the transfers (VmRSS sampled every 10 ms),
+#   - PAR parallel `sockloop get`s from the one server thread (and socat's fork-per-client).
+# Every contender runs RUNS times, interleaved, in this one run; the table gives best and median.
+#
+#   benches/file.sh                     # RUNS=5 SIZE=1G PAR=100 PAR_SIZE=16M
+#   RUNS=9 SIZE=256M benches/file.sh
+#
+# The source file holds real random bytes (not sparse) on disk, read once first so it is in
+# the page cache; downloads go to tmpfs (/dev/shm) so that the disk's write speed is not what
+# is measured. Needs: cargo, nc (OpenBSD), socat, ss.
+set -euo pipefail
+
+RUNS=${RUNS:-5}
+SIZE=${SIZE:-1G}
+PAR=${PAR:-100}
+PAR_SIZE=${PAR_SIZE:-16M}
+WORK=${WORK:-/tmp/sockloop-file-bench}
+OUT=${OUT:-/dev/shm/sockloop-file-bench}
+BASE_PORT=${BASE_PORT:-7600}
+
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+BIN=${CARGO_TARGET_DIR:-target}/release/sockloop
+
+mkdir -p "$WORK/root" "$OUT"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$OUT"
+}
+trap cleanup EXIT
+
+# --- set-up -----------------------------------------------------------------------------
+src=$WORK/root/big.bin
+want=$(numfmt --from=iec "$SIZE")
+if [ "$(stat -c %s "$src" 2>/dev/null || echo 0)" != "$want" ]; then
+    head -c "$want" /dev/urandom > "$src"
+fi
+head -c "$(numfmt --from=iec "$PAR_SIZE")" "$src" > "$WORK/root/small.bin"
+cat "$src" "$WORK/root/small.bin" > /dev/null # into the page cache
+printf 's3cret' > "$WORK/token" && chmod 600 "$WORK/token"
+export SOCKLOOP_TOKEN=s3cret
+printf 'AUTH s3cret\nGET big.bin\n' > "$WORK/request"
+
+wait_port() { # until something listens on 127.0.0.1:$1
+    for _ in $(seq 500); do ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.01; done
+    echo "nothing listens on port $1" >&2; return 1
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+SF_PORT=$BASE_PORT RW_PORT=$((BASE_PORT + 1)) P=$((BASE_PORT + 2))
+RUST_LOG=warn "$BIN" serve file --root "$WORK/root" --listen "127.0.0.1:$SF_PORT" >/dev/null &
+SF_PID=$!; PIDS+=("$SF_PID")
+RUST_LOG=warn "$BIN" serve file --root "$WORK/root" --listen "127.0.0.1:$RW_PORT" --no-sendfile >/dev/null &
+RW_PID=$!; PIDS+=("$RW_PID")
+wait_port "$SF_PORT"; wait_port "$RW_PORT"
+# The first request of a file hashes it; from then on its checksum is cached.
+for port in "$SF_PORT" "$RW_PORT"; do
+    for f in big.bin small.bin; do "$BIN" get "127.0.0.1:$port" "$f" -o "$OUT/warm" >/dev/null; done
+done
+
+# --- one timed transfer -----------------------------------------------------------------
+# run NAME SERVER_PID_OR_EMPTY COMMAND...: records NAME's wall time in ms and, for a sockloop
+# server, how far its RSS rose above its RSS just before.
+declare -A TIMES RSS
+run() {
+    local name=$1 spid=$2; shift 2
+    local base=0 sampler= peak=0
+    if [ -n "$spid" ]; then
+        base=$(rss_kb "$spid")
+        (while :; do rss_kb "$spid"; sleep 0.01; done) > "$OUT/rss" 2>/dev/null &
+        sampler=$!
+    fi
+    local t0; t0=$(now_ms)
+    "$@" > /dev/null
+    TIMES[$name]+="$(($(now_ms) - t0)) "
+    if [ -n "$sampler" ]; then
+        kill "$sampler"; wait "$sampler" 2>/dev/null || true
+        peak=$(sort -n "$OUT/rss" | tail -1)
+        local grow=$((${peak:-$base} - base))
+        [ -n "${RSS[$name]:-}" ] && [ "${RSS[$name]}" -ge "$grow" ] || RSS[$name]=$grow
+    fi
+    rm -f "$OUT/dl"
+}
+nc_serve() { nc -l -N 127.0.0.1 "$P" < "$src" & PIDS+=($!); wait_port "$P"; }
+socat_serve() { socat -u -b 131072 "FILE:$src" "TCP-LISTEN:$P,reuseaddr" & PIDS+=($!); wait_port "$P"; }
+nc_get() { nc -d 127.0.0.1 "$P" > "$OUT/dl"; }
+nc_request() { nc -N 127.0.0.1 "$1" < "$WORK/request" > "$OUT/dl"; }
+socat_get() { socat -u -b 131072 "TCP:127.0.0.1:$P" "CREATE:$OUT/dl"; }
+sockloop_get() { "$BIN" get "127.0.0.1:$1" big.bin -o "$OUT/dl"; }
+
+for _ in $(seq "$RUNS"); do
+    nc_serve;                          run "nc -> nc" "" nc_get
+    socat_serve;                       run "socat -> socat (128K buffers)" "" socat_get
+    socat_serve;                       run "socat -> nc" "" nc_get
+    run "sockloop serve (sendfile) -> nc" "$SF_PID" nc_request "$SF_PORT"
+    run "sockloop serve (read+write) -> nc" "$RW_PID" nc_request "$RW_PORT"
+    run "sockloop serve (sendfile) -> sockloop get" "$SF_PID" sockloop_get "$SF_PORT"
+    run "sockloop serve (read+write) -> sockloop get" "$RW_PID" sockloop_get "$RW_PORT"
+done
+
+stats() { # best and median of a list of ms
+    sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%d %d\n", a[1], m}'
+}
+echo
+echo "## $SIZE over loopback, $RUNS runs each ($(nproc) CPUs, $(uname -r))"
+echo
+echo "| server -> client | best s | median s | best MiB/s | server RSS growth |"
+echo "|---|---:|---:|---:|---:|"
+best_all=999999999
+for name in "nc -> nc" "socat -> socat (128K buffers)" "socat -> nc" \
+    "sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc" \
+    "sockloop serve (sendfile) -> sockloop get" "sockloop serve (read+write) -> sockloop get"; do
+    read -r best med < <(tr ' ' '\n' <<< "${TIMES[$name]}" | grep . | stats)
+    rss=${RSS[$name]:+$((RSS[$name])) KiB}
+    printf "| %s | %.2f | %.2f | %.0f | %s |\n" "$name" "$(bc -l <<< "$best/1000")" \
+        "$(bc -l <<< "$med/1000")" "$(bc -l <<< "$want/1048576/($best/1000)")" "${rss:--}"
+done
+
+# --- PAR downloads at once from the one server thread ------------------------------------
+par_size=$(numfmt --from=iec "$PAR_SIZE")
+par_run() { # LABEL SERVER_PID CLIENT_COMMAND_PREFIX...: PAR clients at once
+    local label=$1 spid=$2; shift 2
+    local base; base=$([ -n "$spid" ] && rss_kb "$spid" || echo 0)
+    local sampler=
+    if [ -n "$spid" ]; then
+        (while :; do rss_kb "$spid"; sleep 0.01; done) > "$OUT/rss" 2>/dev/null &
+        sampler=$!
+    fi
+    local cpu0=0; [ -n "$spid" ] && cpu0=$(awk '{print $14+$15}' "/proc/$spid/stat")
+    local t0; t0=$(now_ms)
+    local pids=()
+    for i in $(seq "$PAR"); do
+        (s=$(now_ms); "$@" "$OUT/par$i" > /dev/null; echo $(($(now_ms) - s)) > "$OUT/time$i") &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    local total=$(($(now_ms) - t0))
+    local grow=-
+    if [ -n "$sampler" ]; then
+        kill "$sampler"; wait "$sampler" 2>/dev/null || true
+        grow="$(($(sort -n "$OUT/rss" | tail -1) - base)) KiB"
+        cpu=$(( ($(awk '{print $14+$15}' "/proc/$spid/stat") - cpu0) * 10 ))
+    else
+        cpu=
+    fi
+    local ok; ok=$(for i in $(seq "$PAR"); do stat -c %s "$OUT/par$i" 2>/dev/null; done | grep -c "^$par_size$" || true)
+    read -r fastest slowest < <(cat "$OUT"/time* | sort -n | awk 'NR==1 {f=$1} {l=$1} END {print f, l}')
+    printf "| %s | %d/%d | %.2f | %.0f | %.2f / %.2f | %s | %s |\n" "$label" "$ok" "$PAR" \
+        "$(bc -l <<< "$total/1000")" "$(bc -l <<< "$PAR*$par_size/1048576/($total/1000)")" \
+        "$(bc -l <<< "$fastest/1000")" "$(bc -l <<< "$slowest/1000")" "${cpu:+$cpu ms}" "$grow"
+    rm -f "$OUT"/par* "$OUT"/time*
+}
+echo
+echo "## $PAR downloads of $PAR_SIZE at once"
+echo
+echo "| server (clients) | complete | wall s | MiB/s total | fastest / slowest client s | server CPU | server RSS growth |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+par_run "sockloop serve, one thread (sockloop get)" "$SF_PID" "$BIN" get "127.0.0.1:$SF_PORT" small.bin -o
+# Listener first: each forked child opens the file for itself (-U: right to left only).
+socat -U -b 131072 "TCP-LISTEN:$P,reuseaddr,fork,backlog=1024" "FILE:$WORK/root/small.bin" & PIDS+=($!)
+wait_port "$P"
+nc_par() { nc -d 127.0.0.1 "$P" > "$1"; }
+par_run "socat fork, a process per client (nc)" "" nc_par

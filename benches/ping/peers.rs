@@ -1,0 +1,70 @@
+//! The tokio peers sockloop's udp-ping is measured against, both on a `current_thread`
+//! runtime, the idiomatic single-threaded tokio set-up:
+//!
+//! - `udp_echo`: a UDP echo server (one socket, one task: `recv_from`, `send_to`), run as a
+//!   child process like `sockloop serve udp-ping`.
+//! - `ping`: a lock-step ping client sending the same probes as `sockloop ping` at the same
+//!   interval, so the two clients can be compared against the same server.
+
+use sockloop::protocols::ping::wire::Header;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()
+}
+
+pub fn udp_echo(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
+    runtime()?.block_on(async move {
+        let sock = tokio::net::UdpSocket::bind(addr).await?;
+        ready(sock.local_addr()?);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let (n, from) = sock.recv_from(&mut buf).await?;
+            let _ = sock.send_to(&buf[..n], from).await;
+        }
+    })
+}
+
+/// `count` probes of `size` bytes, one every `interval` (or as soon as the last is answered
+/// or given up, if that takes longer); returns the RTTs (ns) of the replies that came back
+/// within `timeout`, and how many did not.
+pub fn ping(
+    target: SocketAddr,
+    count: u64,
+    interval: Duration,
+    timeout: Duration,
+    size: usize,
+) -> io::Result<(Vec<u64>, u64)> {
+    runtime()?.block_on(async move {
+        let any: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("address");
+        let sock = tokio::net::UdpSocket::bind(any).await?;
+        let epoch = Instant::now();
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut rtts, mut lost) = (Vec::with_capacity(count as usize), 0);
+        let mut next = tokio::time::Instant::now();
+        for seq in 1..=count {
+            tokio::time::sleep_until(next).await;
+            next = next.max(tokio::time::Instant::now() - interval) + interval;
+            let sent = Instant::now();
+            let probe = Header { seq, sent_ns: (sent - epoch).as_nanos() as u64 }.probe(size);
+            sock.send_to(&probe, target).await?;
+            let answered = tokio::time::timeout(timeout, async {
+                loop {
+                    let (n, _) = sock.recv_from(&mut buf).await?;
+                    if Header::parse_reply(&buf[..n]).is_some_and(|h| h.seq == seq) {
+                        return Ok::<_, io::Error>(Instant::now());
+                    }
+                }
+            })
+            .await;
+            match answered {
+                Ok(Ok(at)) => rtts.push((at - sent).as_nanos() as u64),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => lost += 1,
+            }
+        }
+        Ok((rtts, lost))
+    })
+}

@@ -1,0 +1,281 @@
+//! The downloading side (`sockloop get`), for our protocol and the classic one.
+//!
+//! It writes what arrives to a sink (the CLI's `.part` file) and hashes it on the way, and
+//! ends in an [`Outcome`] that says whether the sink now holds the whole file, checked. It
+//! never decides what happens to the file on disk: the CLI renames the part file only on
+//! [`Outcome::Complete`].
+//!
+//! Writing to the sink from inside the loop is blocking IO, one read's worth (at most the
+//! reactor's scratch buffer, 64 KiB) at a time. That is acceptable in a client, which has
+//! this one connection to serve; a server would never do it.
+
+use super::classic::{AUTH_ERROR, AUTH_SUCCESS};
+use super::wire::{self, MAX_LINE, Reply};
+use crate::protocols::lines::next_line;
+use crate::{CloseReason, ConnId, ConnInfo, Context, Handler};
+use log::{debug, info};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+
+/// The tag of the client's outbound connects.
+pub const TAG: u64 = 0;
+
+/// Which protocol to speak.
+pub enum Mode {
+    /// `AUTH`, then `GET name offset`; the header's size and checksum are checked.
+    Ours { token: Vec<u8>, name: Vec<u8> },
+    /// Send the key, read `AUTH_SUCCESS`, then bytes until the server closes.
+    Classic { key: Vec<u8> },
+}
+
+/// Where the download starts: at 0, or after a part already on disk (our protocol only).
+pub struct Start {
+    pub offset: u64,
+    /// The part's bytes already hashed: the checksum covers the whole file.
+    pub hasher: blake3::Hasher,
+}
+
+impl Start {
+    pub fn fresh() -> Start {
+        Start { offset: 0, hasher: blake3::Hasher::new() }
+    }
+}
+
+/// What the observer (a progress bar) is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The bytes begin: from `offset`, of `size` in all (unknown in classic mode).
+    Started { offset: u64, size: Option<u64> },
+    /// Bytes of the file the sink holds now, counting a resumed part.
+    Received(u64),
+}
+
+/// How a download ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The sink holds the whole file: `size` bytes whose BLAKE3 is `checksum` (classic
+    /// mode: everything until the server's clean close; nothing to check it against).
+    Complete { size: u64, checksum: blake3::Hash },
+    /// The server said no (`ERR code message`, or the classic `AUTH_ERROR` as 401).
+    Refused { code: u16, message: String },
+    /// Every byte arrived, but they are not the file the header described.
+    Corrupt { expected: blake3::Hash, got: blake3::Hash },
+    /// The transfer stopped part-way; the sink holds `received` bytes of `size`.
+    Interrupted { received: u64, size: Option<u64>, why: String },
+    /// No connection, a sink that cannot be written, or a server that breaks the protocol.
+    Failed(String),
+}
+
+enum State {
+    Connecting,
+    /// Ours: the `OK` line; classic: `AUTH_SUCCESS` or `AUTH_ERROR`.
+    AwaitingAuth,
+    /// Ours: the `FILE` line.
+    AwaitingHeader,
+    Receiving {
+        size: Option<u64>,
+        expected: Option<blake3::Hash>,
+    },
+    Done(Outcome),
+}
+
+pub struct GetClient<W> {
+    addrs: Vec<SocketAddr>,
+    attempt: usize,
+    mode: Mode,
+    sink: W,
+    hasher: blake3::Hasher,
+    /// Bytes of the file the sink holds.
+    received: u64,
+    offset: u64,
+    state: State,
+    observer: Box<dyn FnMut(Progress)>,
+}
+
+impl<W: Write> GetClient<W> {
+    /// `addrs` are tried in order; the caller starts the connect to the first with [`TAG`].
+    pub fn new(addrs: Vec<SocketAddr>, mode: Mode, sink: W, start: Start) -> Self {
+        GetClient {
+            addrs,
+            attempt: 0,
+            mode,
+            sink,
+            hasher: start.hasher,
+            received: start.offset,
+            offset: start.offset,
+            state: State::Connecting,
+            observer: Box::new(|_| {}),
+        }
+    }
+
+    /// Tells `observer` about the progress (from inside the loop: it must be quick).
+    pub fn observe(mut self, observer: impl FnMut(Progress) + 'static) -> Self {
+        self.observer = Box::new(observer);
+        self
+    }
+
+    /// `None` while the download runs.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        match &self.state {
+            State::Done(outcome) => Some(outcome),
+            _ => None,
+        }
+    }
+
+    pub fn sink(&self) -> &W {
+        &self.sink
+    }
+
+    fn finish(&mut self, ctx: &mut Context<'_>, outcome: Outcome) {
+        if matches!(self.state, State::Done(_)) {
+            return;
+        }
+        debug!("download over: {outcome:?}");
+        self.state = State::Done(outcome);
+        ctx.close();
+        ctx.stop();
+    }
+
+    /// Takes the auth reply and the header off the front of `data`; returns the bytes used.
+    fn replies(&mut self, ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        if !matches!(self.state, State::AwaitingAuth | State::AwaitingHeader) {
+            return 0;
+        }
+        if matches!(self.mode, Mode::Classic { .. }) {
+            return self.classic_reply(ctx, data);
+        }
+        let mut used = 0;
+        while matches!(self.state, State::AwaitingAuth | State::AwaitingHeader) {
+            let line = match next_line(&data[used..], MAX_LINE) {
+                Ok(Some((line, n))) => {
+                    used += n;
+                    line
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.finish(ctx, Outcome::Failed(format!("bad reply from the server: {e}")));
+                    break;
+                }
+            };
+            match (Reply::parse(line), &self.state) {
+                (Ok(Reply::Ok), State::AwaitingAuth) => self.state = State::AwaitingHeader,
+                (Ok(Reply::File { size, checksum }), State::AwaitingHeader) if size >= self.offset => {
+                    info!("{size} bytes, blake3 {}, from {}", checksum.to_hex(), self.offset);
+                    (self.observer)(Progress::Started { offset: self.offset, size: Some(size) });
+                    self.state = State::Receiving { size: Some(size), expected: Some(checksum) };
+                    self.check_complete(ctx);
+                }
+                (Ok(Reply::Err { code, message }), _) => self.finish(ctx, Outcome::Refused { code, message }),
+                (Ok(other), _) => self.finish(ctx, Outcome::Failed(format!("unexpected reply `{other}`"))),
+                (Err(e), _) => self.finish(ctx, Outcome::Failed(e)),
+            }
+        }
+        used
+    }
+
+    /// Classic: `AUTH_SUCCESS` or `AUTH_ERROR`, which may come split or glued to file bytes
+    /// (the classic client loses glued bytes; this one keeps them).
+    fn classic_reply(&mut self, ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        if data.starts_with(AUTH_SUCCESS) {
+            (self.observer)(Progress::Started { offset: 0, size: None });
+            self.state = State::Receiving { size: None, expected: None };
+            AUTH_SUCCESS.len()
+        } else if data.starts_with(AUTH_ERROR) {
+            self.finish(ctx, Outcome::Refused { code: 401, message: "AUTH_ERROR".into() });
+            data.len()
+        } else if AUTH_SUCCESS.starts_with(data) || AUTH_ERROR.starts_with(data) {
+            0 // the rest of the reply is on its way
+        } else {
+            let shown = String::from_utf8_lossy(&data[..data.len().min(40)]).into_owned();
+            self.finish(ctx, Outcome::Failed(format!("unexpected reply {shown:?}")));
+            data.len()
+        }
+    }
+
+    /// File bytes: into the sink and the hasher.
+    fn receive(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
+        let State::Receiving { size, .. } = self.state else { return };
+        let take = size.map_or(data.len(), |s| (s - self.received).min(data.len() as u64) as usize);
+        if let Err(e) = self.sink.write_all(&data[..take]) {
+            ctx.abort();
+            return self.finish(ctx, Outcome::Failed(format!("cannot write the file: {e}")));
+        }
+        self.hasher.update(&data[..take]);
+        self.received += take as u64;
+        (self.observer)(Progress::Received(self.received));
+        if take < data.len() {
+            let msg = format!("the server sent more than the {} bytes it announced", self.received);
+            return self.finish(ctx, Outcome::Failed(msg));
+        }
+        self.check_complete(ctx);
+    }
+
+    fn check_complete(&mut self, ctx: &mut Context<'_>) {
+        let State::Receiving { size: Some(size), expected } = self.state else { return };
+        if self.received < size {
+            return;
+        }
+        let got = self.hasher.finalize();
+        let outcome = match expected {
+            Some(expected) if expected != got => Outcome::Corrupt { expected, got },
+            _ => Outcome::Complete { size, checksum: got },
+        };
+        self.finish(ctx, outcome);
+    }
+
+    /// The connection ended (`clean`: with the server's FIN) before we finished.
+    fn ended(&mut self, ctx: &mut Context<'_>, clean: bool, why: String) {
+        let outcome = match self.state {
+            // Classic: the close is the end of the file.
+            State::Receiving { size: None, .. } if clean => {
+                Outcome::Complete { size: self.received, checksum: self.hasher.finalize() }
+            }
+            State::Receiving { size, .. } => Outcome::Interrupted { received: self.received, size, why },
+            _ => Outcome::Failed(format!("{why} before sending the file")),
+        };
+        self.finish(ctx, outcome);
+    }
+}
+
+impl<W: Write> Handler for GetClient<W> {
+    type Conn = ();
+
+    fn connected(&mut self, ctx: &mut Context<'_>, _id: ConnId, info: &ConnInfo) {
+        info!("connected to {}", info.peer);
+        match &self.mode {
+            Mode::Ours { token, name } => ctx.write(&wire::auth_and_get(token, name, self.offset)),
+            // One send, as the classic client does: its first read on the server is the key.
+            Mode::Classic { key } => ctx.write(key),
+        }
+        self.state = State::AwaitingAuth;
+    }
+
+    fn data(&mut self, _conn: &mut (), ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        let used = self.replies(ctx, data);
+        if used < data.len() && matches!(self.state, State::Receiving { .. }) {
+            self.receive(ctx, &data[used..]);
+            return data.len();
+        }
+        if matches!(self.state, State::Done(_)) { data.len() } else { used }
+    }
+
+    fn eof(&mut self, _conn: &mut (), ctx: &mut Context<'_>) {
+        self.ended(ctx, true, "the server closed the connection".into());
+    }
+
+    fn closed(&mut self, _conn: (), ctx: &mut Context<'_>, _id: ConnId, reason: CloseReason) {
+        self.ended(ctx, false, format!("connection closed ({reason})"));
+    }
+
+    fn connect_failed(&mut self, ctx: &mut Context<'_>, tag: u64, err: &io::Error) {
+        self.attempt += 1;
+        match self.addrs.get(self.attempt) {
+            Some(next) if !matches!(self.state, State::Done(_)) => ctx.connect(*next, tag),
+            _ => self.finish(ctx, Outcome::Failed(format!("cannot connect: {err}"))),
+        }
+    }
+
+    fn stopping(&mut self, ctx: &mut Context<'_>) {
+        self.ended(ctx, false, "stopped".into());
+    }
+}

@@ -1,0 +1,140 @@
+//! The client state machine on a [`TestTransport`], with a `Vec` as the file on disk.
+
+use super::client::TAG;
+use super::{GetClient, Mode, Outcome, Progress, Start};
+use crate::ConnId;
+use crate::testing::TestTransport;
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+fn server() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7000))
+}
+
+fn ours(start: Start) -> (TestTransport<GetClient<Vec<u8>>>, ConnId) {
+    let mode = Mode::Ours { token: b"tok".to_vec(), name: b"my notes.txt".to_vec() };
+    let mut t = TestTransport::new(GetClient::new(vec![server()], mode, Vec::new(), start));
+    let c = t.complete_connect(TAG, server());
+    (t, c)
+}
+
+fn reply(content: &[u8]) -> Vec<u8> {
+    let head = format!("OK\nFILE {} {}\n", content.len(), blake3::hash(content).to_hex());
+    [head.as_bytes(), content].concat()
+}
+
+#[test]
+fn auth_and_get_go_out_together_and_a_checked_file_completes() {
+    let (mut t, c) = ours(Start::fresh());
+    assert_eq!(t.take_output(c), b"AUTH tok\nGET my%20notes.txt 0\n");
+    t.feed(c, &reply(b"hello"));
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { size: 5, .. })));
+    assert_eq!(t.handler().sink(), b"hello");
+    assert!(t.closed(c).is_some() && t.stop_requested());
+}
+
+#[test]
+fn any_split_of_the_reply_gives_the_same_file() {
+    let content: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    let stream = reply(&content);
+    for cut in 0..stream.len() {
+        let (mut t, c) = ours(Start::fresh());
+        t.feed(c, &stream[..cut]);
+        t.feed(c, &stream[cut..]);
+        assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { .. })), "cut at {cut}");
+        assert_eq!(t.handler().sink(), &content, "cut at {cut}");
+    }
+}
+
+#[test]
+fn resume_asks_from_the_offset_and_checks_the_whole_file() {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"hel");
+    let (mut t, c) = ours(Start { offset: 3, hasher });
+    assert_eq!(t.take_output(c), b"AUTH tok\nGET my%20notes.txt 3\n");
+    let head = format!("OK\nFILE 5 {}\n", blake3::hash(b"hello").to_hex());
+    t.feed(c, head.as_bytes());
+    t.feed(c, b"lo");
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { size: 5, .. })));
+    assert_eq!(t.handler().sink(), b"lo", "only the rest is written");
+}
+
+#[test]
+fn wrong_bytes_are_corrupt() {
+    let (mut t, c) = ours(Start::fresh());
+    let head = format!("OK\nFILE 5 {}\n", blake3::hash(b"hello").to_hex());
+    t.feed(c, head.as_bytes());
+    t.feed(c, b"jello");
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Corrupt { .. })));
+}
+
+#[test]
+fn refusals_cuts_and_excess_are_told_apart() {
+    let (mut t, c) = ours(Start::fresh());
+    t.feed(c, b"OK\nERR 404 not found\n");
+    match t.handler().outcome() {
+        Some(Outcome::Refused { code: 404, message }) => assert_eq!(message, "not found"),
+        other => panic!("{other:?}"),
+    }
+
+    let (mut t, c) = ours(Start::fresh());
+    let stream = reply(b"hello");
+    t.feed(c, &stream[..stream.len() - 2]);
+    t.eof(c);
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Interrupted { received: 3, size: Some(5), .. })));
+
+    let (mut t, c) = ours(Start::fresh());
+    t.feed(c, b"OK\n");
+    t.reset(c);
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Failed(_))));
+
+    let (mut t, c) = ours(Start::fresh());
+    t.feed(c, &[reply(b"hello"), b"!".to_vec()].concat());
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Failed(m)) if m.contains("more than")));
+}
+
+#[test]
+fn progress_is_reported() {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    let mode = Mode::Ours { token: b"tok".to_vec(), name: b"f".to_vec() };
+    let client = GetClient::new(vec![server()], mode, Vec::new(), Start::fresh())
+        .observe(move |p| log.borrow_mut().push(p));
+    let mut t = TestTransport::new(client);
+    let c = t.complete_connect(TAG, server());
+    t.feed(c, &reply(b"abc"));
+    assert_eq!(*seen.borrow(), [Progress::Started { offset: 0, size: Some(3) }, Progress::Received(3)]);
+}
+
+fn classic() -> (TestTransport<GetClient<Vec<u8>>>, ConnId) {
+    let mode = Mode::Classic { key: b"SECRET_KEY".to_vec() };
+    let mut t = TestTransport::new(GetClient::new(vec![server()], mode, Vec::new(), Start::fresh()));
+    let c = t.complete_connect(TAG, server());
+    assert_eq!(t.take_output(c), b"SECRET_KEY", "the bare key, one write");
+    (t, c)
+}
+
+#[test]
+fn classic_keeps_bytes_glued_to_auth_success_and_ends_at_the_close() {
+    let (mut t, c) = classic();
+    t.feed(c, b"AUTH_");
+    t.feed(c, b"SUCCESSabc");
+    t.feed(c, b"def");
+    assert!(t.handler().outcome().is_none(), "{:?}", t.handler().outcome());
+    t.eof(c);
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { size: 6, .. })));
+    assert_eq!(t.handler().sink(), b"abcdef");
+}
+
+#[test]
+fn classic_auth_error_is_a_refusal_and_a_reset_is_not_a_file() {
+    let (mut t, c) = classic();
+    t.feed(c, b"AUTH_ERROR");
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Refused { code: 401, .. })));
+
+    let (mut t, c) = classic();
+    t.feed(c, b"AUTH_SUCCESSab");
+    t.reset(c);
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Interrupted { received: 2, size: None, .. })));
+}
