@@ -68,7 +68,7 @@ done
 # --- one timed transfer -----------------------------------------------------------------
 # run NAME SERVER_PID_OR_EMPTY COMMAND...: records NAME's wall time in ms and, for a sockloop
 # server, how far its RSS rose above its RSS just before.
-declare -A TIMES RSS
+declare -A TIMES RSS GROW
 run() {
     local name=$1 spid=$2; shift 2
     local base=0 sampler= peak=0
@@ -83,8 +83,12 @@ run() {
     if [ -n "$sampler" ]; then
         kill "$sampler"; wait "$sampler" 2>/dev/null || true
         peak=$(sort -n "$OUT/rss" | tail -1)
-        local grow=$((${peak:-$base} - base))
-        [ -n "${RSS[$name]:-}" ] && [ "${RSS[$name]}" -ge "$grow" ] || RSS[$name]=$grow
+        peak=${peak:-$base}
+        local grow=$((peak - base))
+        [ -n "${GROW[$name]:-}" ] && [ "${GROW[$name]}" -ge "$grow" ] || {
+            GROW[$name]=$grow
+            RSS[$name]="$base -> $peak KiB (+$grow)"
+        }
     fi
     rm -f "$OUT/dl"
 }
@@ -108,19 +112,33 @@ done
 stats() { # best and median of a list of ms
     sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%d %d\n", a[1], m}'
 }
+# Other load on the machine moves every time; a ratio to the best peer of the same round
+# (run back to back) is steadier than either time alone.
+PEERS=("nc -> nc" "socat -> socat (128K buffers)" "socat -> nc")
+peer_best=()
+for ((r = 0; r < RUNS; r++)); do
+    best=
+    for peer in "${PEERS[@]}"; do
+        read -ra t <<< "${TIMES[$peer]}"
+        [ -z "$best" ] || [ "${t[$r]}" -lt "$best" ] && best=${t[$r]}
+    done
+    peer_best+=("$best")
+done
 echo
-echo "## $SIZE over loopback, $RUNS runs each ($(nproc) CPUs, $(uname -r))"
+echo "## $SIZE over loopback, $RUNS runs each ($(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "| server -> client | best s | median s | best MiB/s | server RSS growth |"
-echo "|---|---:|---:|---:|---:|"
-best_all=999999999
-for name in "nc -> nc" "socat -> socat (128K buffers)" "socat -> nc" \
+echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round | server VmRSS before -> peak (worst run) |"
+echo "|---|---:|---:|---:|---:|---:|"
+for name in "${PEERS[@]}" \
     "sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc" \
     "sockloop serve (sendfile) -> sockloop get" "sockloop serve (read+write) -> sockloop get"; do
     read -r best med < <(tr ' ' '\n' <<< "${TIMES[$name]}" | grep . | stats)
-    rss=${RSS[$name]:+$((RSS[$name])) KiB}
-    printf "| %s | %.2f | %.2f | %.0f | %s |\n" "$name" "$(bc -l <<< "$best/1000")" \
-        "$(bc -l <<< "$med/1000")" "$(bc -l <<< "$want/1048576/($best/1000)")" "${rss:--}"
+    read -ra t <<< "${TIMES[$name]}"
+    ratio=$(for ((r = 0; r < RUNS; r++)); do bc -l <<< "${t[$r]}/${peer_best[$r]}"; done | sort -n |
+        awk '{a[NR]=$1} END {printf "%.2f", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
+    rss=${RSS[$name]:-}
+    printf "| %s | %.2f | %.2f | %.0f | %sx | %s |\n" "$name" "$(bc -l <<< "$best/1000")" \
+        "$(bc -l <<< "$med/1000")" "$(bc -l <<< "$want/1048576/($best/1000)")" "$ratio" "${rss:--}"
 done
 
 # --- PAR downloads at once from the one server thread ------------------------------------
@@ -145,7 +163,8 @@ par_run() { # LABEL SERVER_PID CLIENT_COMMAND_PREFIX...: PAR clients at once
     local grow=-
     if [ -n "$sampler" ]; then
         kill "$sampler"; wait "$sampler" 2>/dev/null || true
-        grow="$(($(sort -n "$OUT/rss" | tail -1) - base)) KiB"
+        local peak; peak=$(sort -n "$OUT/rss" | tail -1)
+        grow="$base -> $peak KiB (+$((peak - base)))"
         cpu=$(( ($(awk '{print $14+$15}' "/proc/$spid/stat") - cpu0) * 10 ))
     else
         cpu=
@@ -160,7 +179,7 @@ par_run() { # LABEL SERVER_PID CLIENT_COMMAND_PREFIX...: PAR clients at once
 echo
 echo "## $PAR downloads of $PAR_SIZE at once"
 echo
-echo "| server (clients) | complete | wall s | MiB/s total | fastest / slowest client s | server CPU | server RSS growth |"
+echo "| server (clients) | complete | wall s | MiB/s total | fastest / slowest client s | server CPU | server VmRSS before -> peak |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 par_run "sockloop serve, one thread (sockloop get)" "$SF_PID" "$BIN" get "127.0.0.1:$SF_PORT" small.bin -o
 # Listener first: each forked child opens the file for itself (-U: right to left only).

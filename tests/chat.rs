@@ -3,20 +3,20 @@
 //! Every wait is bounded (socket timeouts, bounded polls); a stuck server fails the test.
 
 mod common;
+#[path = "support/process.rs"]
+mod process;
 
-use common::{IO_TIMEOUT, Server, connect, v4, v6, wait_until};
+use common::{IO_TIMEOUT, Server, connect, v4, v6};
+use process::{BIN, ServeProc, wait_bounded};
 use sockloop::protocols::chat::Chat;
 use sockloop::{CloseReason, Config};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sockloop");
 
 /// A member on a blocking socket: whole lines in, whole lines out.
 struct Member {
@@ -189,100 +189,28 @@ fn a_member_that_never_reads_is_dropped_and_the_others_keep_up() {
     assert!(peak_pending <= 2 * bound, "{peak_pending} bytes queued in all");
 }
 
-/// A `sockloop serve ...` process whose stdin is ours (the console) and whose stdout lines
-/// arrive on a channel; killed on drop if a test fails half-way.
-struct Process {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Receiver<String>,
-}
-
-impl Process {
-    fn start(args: &[&str]) -> Process {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn sockloop");
-        let (tx, stdout) = mpsc::channel();
-        let out = child.stdout.take().expect("piped stdout");
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Process { stdin: child.stdin.take(), child, stdout }
-    }
-
-    fn line(&self) -> String {
-        self.stdout.recv_timeout(IO_TIMEOUT).unwrap_or_else(|e| panic!("no line on stdout: {e}"))
-    }
-
-    fn listening(&self) -> SocketAddr {
-        let line = self.line();
-        let addr = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}"));
-        addr.parse().unwrap_or_else(|e| panic!("{addr:?}: {e}"))
-    }
-
-    fn console(&mut self, text: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush()).expect("write to the console");
-    }
-
-    /// SIGTERM, then a bounded wait for the exit.
-    fn terminate(mut self) -> ExitStatus {
-        let pid = i32::try_from(self.child.id()).expect("pid fits in pid_t");
-        // SAFETY: kill(2) on a child we spawned and have not reaped.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        wait_bounded(&mut self.child)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn wait_bounded(child: &mut Child) -> ExitStatus {
-    let mut status = None;
-    wait_until("the process exits", IO_TIMEOUT, || {
-        status = child.try_wait().expect("try_wait");
-        status.is_some()
-    });
-    status.expect("exited")
-}
-
 /// The classic client's exchange, byte for byte: bare text both ways, `BYE` closes.
 #[test]
 fn classic_mode_through_the_binary_with_the_console_on_a_pipe() {
-    let mut server = Process::start(&["serve", "chat", "--classic", "--listen", "127.0.0.1:0"]);
-    let addr = server.listening();
+    let mut server = ServeProc::start_with_console(&["chat", "--classic", "--listen", "127.0.0.1:0"]);
+    let addr = server.addr();
     server.console("hi there\nsecond reply\n");
     let mut s = connect(addr);
     s.write_all(b"hello").expect("send");
     let mut reply = [0; 8];
     s.read_exact(&mut reply).expect("the console's first line");
     assert_eq!(&reply, b"hi there");
-    assert_eq!(server.line(), "Client says: hello");
+    assert_eq!(server.next_line(), "Client says: hello");
     s.write_all(b"how are you").expect("send");
     let mut reply = [0; 12];
     s.read_exact(&mut reply).expect("the console's second line");
     assert_eq!(&reply, b"second reply", "no newline before it: the first reply was bare");
-    assert_eq!(server.line(), "Client says: how are you");
+    assert_eq!(server.next_line(), "Client says: how are you");
     s.write_all(b"BYE").expect("send");
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).expect("the server closes");
     assert_eq!(rest, b"", "nothing after the replies");
-    let status = server.terminate();
+    let (status, _) = server.terminate();
     assert!(status.success(), "{status}");
 }
 

@@ -6,12 +6,12 @@ mod common;
 #[path = "support/process.rs"]
 mod process;
 
-use common::{Server, connect, expect_closed, expect_eof, v4, v6};
+use common::{Server, connect, expect_closed, expect_eof, read_exactly, v4, v6};
 use process::{ServeProc, run};
 use sockloop::protocols::framed::{Codec, DISCONNECT, Framed, Header, REPLY};
 use sockloop::{CloseReason, Config, Reactor};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 
 /// `b'33' + b' ' * 62 + b'Message received successfully....'`
 fn classic_reply() -> Vec<u8> {
@@ -34,12 +34,6 @@ fn server(codec: Codec, reply: &[u8]) -> Server<()> {
     Server::with(&[v4(), v6()], framed, config, |_: &mut Reactor<Framed>| ())
 }
 
-fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
-    let mut buf = vec![0; n];
-    s.read_exact(&mut buf).unwrap_or_else(|e| panic!("reading {n} bytes: {e}"));
-    buf
-}
-
 /// The classic `client.py`: four payloads, each as a header `send()` then a payload
 /// `send()`, each reply read whole; the server closes after the last.
 fn classic_client(addr: SocketAddr) {
@@ -51,7 +45,7 @@ fn classic_client(addr: SocketAddr) {
         header.resize(64, b' ');
         s.write_all(&header).expect("header");
         s.write_all(payload.as_bytes()).expect("payload");
-        assert_eq!(read_n(&mut s, 97), classic_reply(), "reply to {payload:?}");
+        assert_eq!(read_exactly(&mut s, 97), classic_reply(), "reply to {payload:?}");
     }
     expect_eof(&mut s);
 }
@@ -78,16 +72,16 @@ fn frames_split_byte_by_byte_or_glued_together_are_each_answered() {
         // Glued: one write. Split: a byte per write.
         let mut glued = connect(server.addr());
         glued.write_all(&stream).expect("write");
-        assert_eq!(read_n(&mut glued, reply.len() * 4), reply.repeat(4));
+        assert_eq!(read_exactly(&mut glued, reply.len() * 4), reply.repeat(4));
         let mut split = connect(server.addrs[1]);
         split.set_nodelay(true).expect("nodelay");
         for b in &stream[..200] {
             split.write_all(std::slice::from_ref(b)).expect("write");
         }
         split.write_all(&stream[200..]).expect("write");
-        assert_eq!(read_n(&mut split, reply.len() * 4), reply.repeat(4));
+        assert_eq!(read_exactly(&mut split, reply.len() * 4), reply.repeat(4));
         split.write_all(&frame(&codec, DISCONNECT)).expect("write");
-        assert_eq!(read_n(&mut split, reply.len()), reply);
+        assert_eq!(read_exactly(&mut split, reply.len()), reply);
         expect_eof(&mut split);
     }
 }
@@ -102,7 +96,7 @@ fn bad_headers_close_only_their_own_connection() {
         // Refused on the header alone: no payload is waited for, and no reply is sent.
         expect_closed(&mut s);
         good.write_all(&frame(&Codec::default(), b"still fine")).expect("write");
-        assert_eq!(read_n(&mut good, 97), classic_reply(), "after {bad:?}");
+        assert_eq!(read_exactly(&mut good, 97), classic_reply(), "after {bad:?}");
     }
     let handle = server.handle.clone();
     server.stop();

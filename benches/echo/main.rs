@@ -11,12 +11,14 @@
 //! fairest figure, because it does not depend on how fast the client can push.
 //! Then each server holds 10,000 idle connections and we read its RSS growth per connection.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod peers;
 
+use common::{Running, cpu_secs, pin, raise_nofile};
 use sockloop::stress::{self, StressOptions, StressProtocol};
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -39,7 +41,7 @@ impl Server {
 
     /// Starts the server pinned to CPU 1 and waits for its `listening on ADDR` line.
     fn spawn(self) -> Running {
-        let mut cmd = match self {
+        let cmd = match self {
             Server::Sockloop => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_sockloop"));
                 c.args(["serve", "echo", "--listen", "127.0.0.1:0"]).env("RUST_LOG", "warn");
@@ -51,78 +53,7 @@ impl Server {
                 c
             }
         };
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("start server");
-        pin(child.id() as i32, 1);
-        let out = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(out).read_line(&mut line).expect("listening line");
-        let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok());
-        let addr = addr.unwrap_or_else(|| panic!("{}: unexpected first line {line:?}", self.name()));
-        Running { child, addr }
-    }
-}
-
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Running {
-    fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    }
-
-    fn open_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, |d| d.count())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ')'.
-    (ticks(11) + ticks(12)) / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
-}
-
-fn pin(pid: i32, cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
-fn raise_nofile() {
-    // SAFETY: plain getrlimit/setrlimit on a stack struct.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
+        Running::start(cmd, 1, self.name())
     }
 }
 

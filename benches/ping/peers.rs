@@ -5,6 +5,8 @@
 //!   child process like `sockloop serve udp-ping`.
 //! - `ping`: a lock-step ping client sending the same probes as `sockloop ping` at the same
 //!   interval, so the two clients can be compared against the same server.
+//! - `back_to_back`: the same client with no interval: each probe goes out as soon as the
+//!   last reply is in, like one sender of `sockloop ping --flood`.
 
 use sockloop::protocols::ping::wire::Header;
 use std::io;
@@ -27,8 +29,8 @@ pub fn udp_echo(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<
     })
 }
 
-/// `count` probes of `size` bytes, one every `interval` (or as soon as the last is answered
-/// or given up, if that takes longer); returns the RTTs (ns) of the replies that came back
+/// `count` probes of `size` bytes, each `interval` after the one before (or as soon as the
+/// last is answered or given up, if that takes longer); returns the RTTs (ns) of the replies that came back
 /// within `timeout`, and how many did not.
 pub fn ping(
     target: SocketAddr,
@@ -46,7 +48,47 @@ pub fn ping(
         let mut next = tokio::time::Instant::now();
         for seq in 1..=count {
             tokio::time::sleep_until(next).await;
-            next = next.max(tokio::time::Instant::now() - interval) + interval;
+            // Each gap counts from the send, as ping(8) and `sockloop ping` count it.
+            next = tokio::time::Instant::now() + interval;
+            let sent = Instant::now();
+            let probe = Header { seq, sent_ns: (sent - epoch).as_nanos() as u64 }.probe(size);
+            sock.send_to(&probe, target).await?;
+            let answered = tokio::time::timeout(timeout, async {
+                loop {
+                    let (n, _) = sock.recv_from(&mut buf).await?;
+                    if Header::parse_reply(&buf[..n]).is_some_and(|h| h.seq == seq) {
+                        return Ok::<_, io::Error>(Instant::now());
+                    }
+                }
+            })
+            .await;
+            match answered {
+                Ok(Ok(at)) => rtts.push((at - sent).as_nanos() as u64),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => lost += 1,
+            }
+        }
+        Ok((rtts, lost))
+    })
+}
+
+/// Probes back to back for `duration`: each sent when the last is answered (or lost after
+/// `timeout`). Returns the RTTs (ns) and how many were lost.
+pub fn back_to_back(
+    target: SocketAddr,
+    duration: Duration,
+    timeout: Duration,
+    size: usize,
+) -> io::Result<(Vec<u64>, u64)> {
+    runtime()?.block_on(async move {
+        let any: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("address");
+        let sock = tokio::net::UdpSocket::bind(any).await?;
+        let epoch = Instant::now();
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut rtts, mut lost) = (Vec::new(), 0);
+        let mut seq = 0;
+        while epoch.elapsed() < duration {
+            seq += 1;
             let sent = Instant::now();
             let probe = Header { seq, sent_ns: (sent - epoch).as_nanos() as u64 }.probe(size);
             sock.send_to(&probe, target).await?;

@@ -1,11 +1,10 @@
 //! `sockloop chat ADDR --nick NAME`: a chat room member at the terminal. It is the `connect`
 //! bridge (stdin and the socket in one reactor) that sends `/nick NAME` first.
 
+use super::session;
 use clap::Args;
-use sockloop::protocols::chat::client::{ChatClient, TAG};
-use sockloop::protocols::chat::nick;
-use sockloop::protocols::connect::Outcome;
-use sockloop::{Config, Reactor, net};
+use sockloop::Config;
+use sockloop::protocols::chat::{client, nick};
 
 /// Join a `sockloop serve chat` room: type lines, read everyone else's.
 #[derive(Args, Debug)]
@@ -32,21 +31,6 @@ fn parse_nick(arg: &str) -> Result<String, String> {
 }
 
 pub fn run(args: ChatArgs) -> Result<(), String> {
-    let addr = &args.addr;
-    // Blocking DNS, before the loop exists.
-    let addrs = net::resolve(addr).map_err(|e| format!("cannot resolve {addr:?}: {e}"))?;
-    let Some(&first) = addrs.first() else { return Err(format!("{addr:?} has no address")) };
-    let client = ChatClient::new(addrs, args.nick.as_deref());
-    let mut reactor = Reactor::new(client, Config::default()).map_err(|e| format!("cannot start: {e}"))?;
-    // A signal must stop the loop rather than kill the process, so that stdin and stdout
-    // are made blocking again on the way out.
-    reactor.stop_on_signals().map_err(|e| format!("cannot watch for signals: {e}"))?;
-    reactor.add_stdio().map_err(|e| format!("cannot use stdin/stdout: {e}"))?;
-    reactor.connect(first, TAG);
-    reactor.run().map_err(|e| format!("the event loop failed: {e}"))?;
-    match reactor.handler().outcome() {
-        None | Some(Outcome::Closed) => Ok(()),
-        Some(Outcome::ConnectFailed(e)) => Err(format!("cannot connect to {addr}: {e}")),
-        Some(Outcome::Lost(reason)) => Err(format!("connection to {addr} lost: {reason}")),
-    }
+    let addrs = session::resolve(&args.addr)?;
+    session::run(&args.addr, client::new(addrs, args.nick.as_deref()), Config::default())
 }

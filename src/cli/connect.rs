@@ -1,9 +1,10 @@
 //! `sockloop connect ADDR`: the interactive client (like `nc -N`). stdin and the socket are
 //! both registered with the one reactor, so there is no reader thread to coordinate.
 
+use super::session;
 use clap::Args;
-use sockloop::protocols::connect::{Connect, Outcome, TAG};
-use sockloop::{Config, Reactor, net};
+use sockloop::Config;
+use sockloop::protocols::connect::{Bridge, Connect};
 
 /// Send stdin to a TCP server and print what it sends back, until it closes.
 #[derive(Args, Debug)]
@@ -22,21 +23,6 @@ pub struct ConnectArgs {
 }
 
 pub fn run(args: ConnectArgs) -> Result<(), String> {
-    let addr = &args.addr;
-    // Blocking DNS, before the loop exists.
-    let addrs = net::resolve(addr).map_err(|e| format!("cannot resolve {addr:?}: {e}"))?;
-    let Some(&first) = addrs.first() else { return Err(format!("{addr:?} has no address")) };
-    let mut reactor =
-        Reactor::new(Connect::new(addrs), Config::default()).map_err(|e| format!("cannot start: {e}"))?;
-    // A signal must stop the loop rather than kill the process: stdin and stdout are
-    // non-blocking while the reactor owns them, and only an orderly exit puts them back.
-    reactor.stop_on_signals().map_err(|e| format!("cannot watch for signals: {e}"))?;
-    reactor.add_stdio().map_err(|e| format!("cannot use stdin/stdout: {e}"))?;
-    reactor.connect(first, TAG);
-    reactor.run().map_err(|e| format!("the event loop failed: {e}"))?;
-    match reactor.handler().outcome() {
-        None | Some(Outcome::Closed) => Ok(()),
-        Some(Outcome::ConnectFailed(e)) => Err(format!("cannot connect to {addr}: {e}")),
-        Some(Outcome::Lost(reason)) => Err(format!("connection to {addr} lost: {reason}")),
-    }
+    let addrs = session::resolve(&args.addr)?;
+    session::run(&args.addr, Connect::tcp(Bridge::default(), addrs), Config::default())
 }

@@ -1,11 +1,11 @@
 //! `sockloop framed ADDR`: the interactive framed client. stdin and the socket are both
 //! reactor sources, so no thread reads either.
 
-use super::size;
+use super::{session, size};
 use clap::{Args, ValueEnum};
-use sockloop::protocols::framed::client::{FramedClient, TAG};
-use sockloop::protocols::framed::{Codec, Header};
-use sockloop::{Config, Reactor, net};
+use sockloop::Config;
+use sockloop::protocols::framed::{Codec, FramedClient, Header};
+use sockloop::protocols::session::Session;
 
 /// The header format, as `--header` spells it (shared with `sockloop serve framed`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -50,19 +50,9 @@ pub struct FramedArgs {
 }
 
 pub fn run(args: FramedArgs) -> Result<(), String> {
-    let addr = &args.addr;
-    // Blocking DNS, before the loop exists.
-    let addrs = net::resolve(addr).map_err(|e| format!("cannot resolve {addr:?}: {e}"))?;
-    let Some(&first) = addrs.first() else { return Err(format!("{addr:?} has no address")) };
+    let addrs = session::resolve(&args.addr)?;
     let codec = Codec::new(args.header.into(), args.max_frame);
     let config =
         Config { max_input: codec.max_input().max(Config::default().max_input), ..Config::default() };
-    let mut reactor =
-        Reactor::new(FramedClient::new(codec, addrs), config).map_err(|e| format!("cannot start: {e}"))?;
-    // A signal must stop the loop rather than kill the process, so stdin gets its flags back.
-    reactor.stop_on_signals().map_err(|e| format!("cannot watch for signals: {e}"))?;
-    reactor.add_stdio().map_err(|e| format!("cannot use stdin/stdout: {e}"))?;
-    reactor.connect(first, TAG);
-    reactor.run().map_err(|e| format!("the event loop failed: {e}"))?;
-    reactor.handler().outcome().map_or(Ok(()), |outcome| outcome.result(addr))
+    session::run(&args.addr, Session::tcp(FramedClient::new(codec), addrs), config)
 }

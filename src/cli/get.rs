@@ -7,9 +7,9 @@ use super::{duration, say};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sockloop::protocols::file::client::TAG;
-use sockloop::protocols::file::{GetClient, Mode, Outcome, Progress, Start, auth, checksum};
+use sockloop::protocols::file::{GetClient, Mode, Outcome, PartFile, Progress, auth};
 use sockloop::{Config, Reactor, net};
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -60,14 +60,13 @@ pub fn run(args: GetArgs) -> Result<(), String> {
             .ok_or_else(|| format!("cannot name the output after {:?}: give -o PATH", args.name))?,
     };
     let part = part_path(&target)?;
-    let (file, start) = open_part(&part, args.resume)?;
-    let offset = start.offset;
+    let (sink, offset) = open_part(&part, args.resume)?;
     let mode = match args.classic {
         true => Mode::Classic { key: token },
         false => Mode::Ours { token, name: args.name.into_bytes() },
     };
     let bar = progress_bar();
-    let mut client = GetClient::new(addrs, mode, file, start);
+    let mut client = GetClient::new(addrs, mode, sink, offset);
     if let Some(bar) = bar.clone() {
         client = client.observe(move |p| show(&bar, p));
     }
@@ -93,10 +92,10 @@ pub fn run(args: GetArgs) -> Result<(), String> {
                 .map_err(|e| format!("cannot rename {} to {}: {e}", part.display(), target.display()))?;
             let secs = started.elapsed().as_secs_f64();
             say(&format!(
-                "saved {} ({size} bytes, blake3 {}) in {secs:.2}s, {:.1} MiB/s",
+                "saved {} ({size} bytes, blake3 {}) in {secs:.2}s, {}",
                 target.display(),
                 checksum.to_hex(),
-                (size - offset) as f64 / secs.max(1e-9) / f64::from(1 << 20)
+                rate(size - offset, secs)
             ))
         }
         Outcome::Corrupt { expected, got } => {
@@ -128,6 +127,14 @@ pub fn run(args: GetArgs) -> Result<(), String> {
     }
 }
 
+fn rate(bytes: u64, secs: f64) -> String {
+    let per_sec = bytes as f64 / secs.max(1e-6);
+    match per_sec {
+        r if r >= f64::from(1 << 20) => format!("{:.1} MiB/s", r / f64::from(1 << 20)),
+        r => format!("{:.1} KiB/s", r / 1024.0),
+    }
+}
+
 /// `dir/.NAME.part` for `dir/NAME`: the same directory, so the rename is atomic.
 fn part_path(target: &Path) -> Result<PathBuf, String> {
     let name = target.file_name().ok_or_else(|| format!("{} is not a file name", target.display()))?;
@@ -137,18 +144,17 @@ fn part_path(target: &Path) -> Result<PathBuf, String> {
     Ok(target.with_file_name(part))
 }
 
-/// A fresh part file, or (`resume`) the existing one with its bytes hashed (blocking reads
-/// before the loop starts: fine for a client).
-fn open_part(part: &Path, resume: bool) -> Result<(File, Start), String> {
+/// A fresh part file, or (`resume`) the existing one, to go on from its end; hashed by a
+/// helper thread as it grows (see [`PartFile`]).
+fn open_part(part: &Path, resume: bool) -> Result<(PartFile, u64), String> {
     let failed = |e: std::io::Error| format!("cannot open {}: {e}", part.display());
+    let file =
+        OpenOptions::new().read(true).append(true).create(true).truncate(false).open(part).map_err(failed)?;
     if !resume {
-        let file = OpenOptions::new().write(true).create(true).truncate(true).open(part).map_err(failed)?;
-        return Ok((file, Start::fresh()));
+        file.set_len(0).map_err(failed)?;
     }
-    let file = OpenOptions::new().read(true).append(true).create(true).open(part).map_err(failed)?;
     let offset = file.metadata().map_err(failed)?.len();
-    let hasher = checksum::hash_prefix(&file, offset).map_err(failed)?;
-    Ok((file, Start { offset, hasher }))
+    Ok((PartFile::new(file, offset).map_err(failed)?, offset))
 }
 
 fn remove(part: &Path) {

@@ -10,6 +10,7 @@ pub mod get;
 pub mod ping;
 pub mod relay;
 pub mod serve;
+pub mod session;
 pub mod size;
 pub mod stress;
 

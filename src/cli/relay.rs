@@ -1,11 +1,11 @@
 //! `sockloop relay ADDR [--udp]`: the interactive relay client, on the one reactor that
 //! also reads stdin.
 
-use super::duration;
+use super::{duration, session};
 use clap::Args;
-use sockloop::protocols::relay::client::{RelayClient, TAG};
-use sockloop::{Config, Reactor, net};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use sockloop::Config;
+use sockloop::protocols::relay::RelayClient;
+use sockloop::protocols::session::Session;
 use std::time::Duration;
 
 /// Send each stdin line to a relay server and print what arrives, with its sender.
@@ -36,25 +36,10 @@ pub struct RelayArgs {
 }
 
 pub fn run(args: RelayArgs) -> Result<(), String> {
-    let addr = &args.addr;
-    // Blocking DNS, before the loop exists.
-    let addrs = net::resolve(addr).map_err(|e| format!("cannot resolve {addr:?}: {e}"))?;
-    let Some(&first) = addrs.first() else { return Err(format!("{addr:?} has no address")) };
-    let client = if args.udp { RelayClient::udp(first, args.wait) } else { RelayClient::tcp(addrs) };
-    let mut reactor = Reactor::new(client, Config::default()).map_err(|e| format!("cannot start: {e}"))?;
-    // A signal must stop the loop rather than kill the process, so stdin gets its flags back.
-    reactor.stop_on_signals().map_err(|e| format!("cannot watch for signals: {e}"))?;
-    if args.udp {
-        let any = if first.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
-        let (sock, _) = reactor
-            .bind_udp(SocketAddr::new(any, 0))
-            .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-        reactor.handler_mut().use_socket(sock);
-    }
-    reactor.add_stdio().map_err(|e| format!("cannot use stdin/stdout: {e}"))?;
-    if !args.udp {
-        reactor.connect(first, TAG);
-    }
-    reactor.run().map_err(|e| format!("the event loop failed: {e}"))?;
-    reactor.handler().outcome().map_or(Ok(()), |outcome| outcome.result(addr))
+    let addrs = session::resolve(&args.addr)?;
+    let client = match addrs.first() {
+        Some(&first) if args.udp => Session::udp(RelayClient::udp(args.wait), first),
+        _ => Session::tcp(RelayClient::tcp(), addrs),
+    };
+    session::run(&args.addr, client, Config::default())
 }

@@ -1,12 +1,9 @@
-//! What the interactive clients share about their one outbound connection: which address
-//! to try next, and how the session ended.
+//! Which address an interactive client tries next.
 //!
 //! A host name often has several addresses (`localhost` is `::1` and `127.0.0.1`) and a
 //! server may listen on only one of them, so, as `nc` does, a failed connect moves on to
-//! the next address and only the last error is reported.
+//! the next address and only the last error is reported (see [`super::session`]).
 
-use crate::CloseReason;
-use std::io;
 use std::net::SocketAddr;
 
 #[derive(Clone, Debug)]
@@ -29,31 +26,6 @@ impl Dial {
     pub fn advance(&mut self) -> Option<SocketAddr> {
         self.attempt += 1;
         self.current()
-    }
-}
-
-/// How a client session ended, for the exit status.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The server closed, the input ended, or a signal stopped us: a normal end.
-    Closed,
-    /// No address could be connected to; the error of the last attempt.
-    ConnectFailed(io::Error),
-    /// The connection broke (reset, error) rather than closing cleanly.
-    Lost(CloseReason),
-    /// The server broke the protocol, or our input cannot be sent; the reason.
-    Failed(String),
-}
-
-impl Outcome {
-    /// The exit status a command line reports for this outcome, talking to `addr`.
-    pub fn result(&self, addr: &str) -> Result<(), String> {
-        match self {
-            Outcome::Closed => Ok(()),
-            Outcome::ConnectFailed(e) => Err(format!("cannot connect to {addr}: {e}")),
-            Outcome::Lost(reason) => Err(format!("connection to {addr} lost: {reason}")),
-            Outcome::Failed(why) => Err(why.clone()),
-        }
     }
 }
 

@@ -12,3 +12,4 @@ pub mod lines;
 pub mod ping;
 pub mod python;
 pub mod relay;
+pub mod session;

@@ -10,9 +10,10 @@
 //! Per connection this keeps a few counters and one reference time per request in flight;
 //! expected bytes are recomputed by the [`Workload`], never stored.
 
+use super::load::{Ended, Io, Load, Pace, Start, Unexpected};
 use super::recorder::Recorder;
 use super::workload::Workload;
-use crate::Context;
+use crate::{ConnId, ConnInfo, Context};
 use std::time::Duration;
 
 /// The key of a connection's pacing timer.
@@ -20,14 +21,6 @@ pub(crate) const PACE: u64 = 0;
 
 /// Replies are checked this many bytes at a time against recomputed expected bytes.
 pub(crate) const CHECK_CHUNK: usize = 4096;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Pace {
-    /// Send as soon as the pipeline has room; latency counts from the real send.
-    Closed,
-    /// Request `seq` is due at `first_ns + seq * interval_ns`; latency counts from then.
-    Open { first_ns: u64, interval_ns: u64 },
-}
 
 /// What a connection is lent for one callback: the protocol, the reactor's context, the
 /// run's recorder and a reusable buffer (so nothing is allocated per reply).
@@ -39,32 +32,11 @@ pub(crate) struct Env<'a, 'c, W> {
     pub(crate) now_ns: u64,
 }
 
-/// The server sent bytes when no reply was due, so where replies start is no longer known.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Unexpected;
-
 pub(crate) enum Client {
     /// Requests go out and replies are checked.
     Exchanging(Flow),
     /// Every exchange this connection carries is complete; the server closes it next.
     Finished { client: u32 },
-    /// A connection this load never asked for (it has no client number); it is aborted.
-    Stray,
-}
-
-/// How a connection ended, as far as the load is concerned.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Ended {
-    /// It carried all its exchanges: the client may begin the next one.
-    Completed {
-        client: u32,
-    },
-    /// It closed with `replies` (`bytes`) still owed.
-    Cut {
-        replies: u64,
-        bytes: u64,
-    },
-    Stray,
 }
 
 impl Client {
@@ -97,7 +69,6 @@ impl Client {
                 Ended::Cut { replies, bytes }
             }
             Client::Finished { client } => Ended::Completed { client },
-            Client::Stray => Ended::Stray,
         }
     }
 
@@ -248,4 +219,47 @@ impl Flow {
         let owed: u64 = (self.received..self.sent).map(|seq| workload.reply_len(seq) as u64).sum();
         (self.sent - self.received, owed.saturating_sub(self.offset as u64))
     }
+}
+
+/// Every request/reply protocol is a load whose connections each check their own replies.
+impl<W: Workload> Load for W {
+    type Conn = Client;
+
+    fn pipeline(&self, asked: u32) -> u32 {
+        Workload::pipeline(self, asked)
+    }
+
+    fn reconnects(&self) -> bool {
+        self.exchanges_per_connection().is_some()
+    }
+
+    fn connected(
+        &mut self,
+        io: &mut Io<'_, '_>,
+        client: u32,
+        _: ConnId,
+        _: &ConnInfo,
+        start: Start,
+    ) -> Client {
+        let mut flow = Flow::new(client, start.pipeline, self.exchanges_per_connection(), start.pace);
+        flow.pump(&mut env(self, io));
+        Client::Exchanging(flow)
+    }
+
+    fn data(&mut self, conn: &mut Client, io: &mut Io<'_, '_>, data: &[u8]) -> Result<usize, Unexpected> {
+        conn.data(&mut env(self, io), data)?;
+        Ok(data.len())
+    }
+
+    fn timer(&mut self, conn: &mut Client, io: &mut Io<'_, '_>) {
+        conn.timer(&mut env(self, io));
+    }
+
+    fn closed(&mut self, conn: Client, _io: &mut Io<'_, '_>) -> Ended {
+        conn.end(self)
+    }
+}
+
+fn env<'a, 'c, W>(workload: &'a W, io: &'a mut Io<'_, 'c>) -> Env<'a, 'c, W> {
+    Env { workload, ctx: &mut *io.ctx, rec: &mut *io.rec, scratch: &mut *io.scratch, now_ns: io.now_ns }
 }

@@ -1,15 +1,21 @@
 //! The load as one [`Handler`]: it opens the connections (all at once or at a connect
-//! rate), gives each a [`Client`] state machine, keeps the run's clock with reactor timers
-//! (the end, the per-second intervals, the ramp, open-loop pacing, the progress bar) and
-//! stops the reactor when the run is over. No sleeps and no threads: the same loop that
-//! carries the traffic keeps the time.
+//! rate), hands each to the [`Load`] (a per-connection [`super::client::Client`] state
+//! machine, or a conversation shared by all), keeps the run's clock with reactor timers
+//! (the end, the per-second intervals, the ramp, the progress bar) and stops the reactor
+//! when the run is over. No sleeps and no threads: the same loop that carries the traffic
+//! keeps the time.
+//!
+//! A load with a set-up phase (members joining a room) is not [`Load::ready`] at once: the
+//! run's duration, and what is measured, start only when it is, so the figures describe
+//! the conversation and not the crowd arriving.
 
-use super::client::{CHECK_CHUNK, Client, Ended, Env, Flow, Pace};
+use super::client::CHECK_CHUNK;
 use super::histogram::Percentiles;
+use super::load::{Ended, Io, LOAD_TIMERS, Load, Pace, Start};
 use super::progress::{self, Progress};
 use super::recorder::Recorder;
-use super::report::{Connections, Report, Setup};
-use super::workload::Workload;
+use super::report::{Connections, FanOut, Report, Setup};
+use crate::id::TimerId;
 use crate::{CloseReason, ConnId, ConnInfo, Context, Handler, Origin};
 use std::io;
 use std::net::SocketAddr;
@@ -31,11 +37,23 @@ const NEXT_TURN: Duration = Duration::from_micros(1);
 /// just the end of the run cutting it short.
 const PENDING_IS_TIMEOUT_NS: u64 = SEC;
 
+/// The longest a load's set-up may take before the run is given up: a room of thousands
+/// fills in seconds even on a busy machine; one that has not filled in a minute never will.
+const SETUP_LIMIT: Duration = Duration::from_secs(60);
+
+/// After the run, a load still owed deliveries waits for them, checking this often...
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+/// ...until none has come for this long (the server has stalled or dropped them)...
+const DRAIN_QUIET_NS: u64 = SEC;
+/// ...or for this long at most.
+const DRAIN_LIMIT_NS: u64 = 30 * SEC;
+
 // Global timer keys.
 const TICK: u64 = 0;
 const PROGRESS: u64 = 1;
 const RAMP: u64 = 2;
 const END: u64 = 3;
+const DRAIN: u64 = 4;
 /// `BEGIN + client`: that client's next exchange is due (reconnecting protocols).
 const BEGIN: u64 = 1 << 32;
 
@@ -70,6 +88,22 @@ impl Plan {
     fn phase_ns(&self, client: u32) -> u64 {
         self.period_ns.map_or(0, |period| period / u64::from(self.clients()) * u64::from(client))
     }
+
+    /// How client `client` paces messages that may begin at `from_ns`.
+    pub(crate) fn pace(&self, client: u32, from_ns: u64) -> Pace {
+        match self.period_ns {
+            None => Pace::Closed,
+            Some(period) => Pace::Open { first_ns: from_ns + self.phase_ns(client), interval_ns: period },
+        }
+    }
+}
+
+/// The wait after the run for what a load is still owed.
+#[derive(Clone, Copy, Debug)]
+struct Drain {
+    owed: u64,
+    /// When `owed` last went down.
+    progress_ns: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -83,8 +117,8 @@ struct Slot {
     resolved: bool,
 }
 
-pub(crate) struct Stress<W> {
-    workload: W,
+pub(crate) struct Stress<L> {
+    load: L,
     plan: Plan,
     /// When the run began (the first callback); `None` before.
     origin: Option<Instant>,
@@ -97,20 +131,28 @@ pub(crate) struct Stress<W> {
     waiting: u32,
     resolved: u32,
     ramp_ns: Option<u64>,
+    /// When the load became ready and the measured run began (0 for loads with no set-up).
+    begun_ns: Option<u64>,
+    end_timer: Option<TimerId>,
+    /// When the measured run ended (sending stops).
     finished_ns: Option<u64>,
+    /// While a load waits for what it is still owed.
+    drain: Option<Drain>,
+    /// When the wait for owed deliveries ended.
+    drained_ns: Option<u64>,
     rec: Recorder,
     scratch: Vec<u8>,
     progress: Progress,
 }
 
-impl<W: Workload> Stress<W> {
-    pub(crate) fn new(workload: W, plan: Plan, progress: Progress) -> Stress<W> {
+impl<L: Load> Stress<L> {
+    pub(crate) fn new(load: L, plan: Plan, progress: Progress) -> Stress<L> {
         let intervals = (plan.run_ns / SEC + 2) as usize;
         let scratch = Vec::with_capacity(plan.setup.size.max(CHECK_CHUNK));
         Stress {
             rec: Recorder::new(plan.warmup_ns, intervals),
             slots: vec![Slot::default(); plan.clients() as usize],
-            workload,
+            load,
             plan,
             origin: None,
             issued: 0,
@@ -118,7 +160,11 @@ impl<W: Workload> Stress<W> {
             waiting: 0,
             resolved: 0,
             ramp_ns: None,
+            begun_ns: None,
+            end_timer: None,
             finished_ns: None,
+            drain: None,
+            drained_ns: None,
             scratch,
             progress,
         }
@@ -129,7 +175,7 @@ impl<W: Workload> Stress<W> {
     }
 
     fn reconnects(&self) -> bool {
-        self.workload.exchanges_per_connection().is_some()
+        self.load.reconnects()
     }
 
     /// The first callback: the run begins.
@@ -138,12 +184,38 @@ impl<W: Workload> Stress<W> {
             return;
         }
         self.origin = Some(ctx.now());
-        ctx.set_global_timer(Duration::from_nanos(self.plan.run_ns), END);
         ctx.set_global_timer(Duration::from_nanos(SEC), TICK);
         if self.progress.is_visible() {
             ctx.set_global_timer(progress::EVERY, PROGRESS);
         }
         self.ramp(ctx);
+        self.begin_if_ready(ctx);
+        if self.begun_ns.is_none() {
+            // A load that is never ready still ends, with what its set-up is owed as errors.
+            self.end_timer = Some(ctx.set_global_timer(SETUP_LIMIT, END));
+        }
+    }
+
+    /// The load has just become ready: the measured run starts now, and lasts as asked.
+    fn begin_if_ready(&mut self, ctx: &mut Context<'_>) {
+        if self.begun_ns.is_some() || self.finished_ns.is_some() || !self.load.ready() {
+            return;
+        }
+        let now = self.now_ns(ctx);
+        self.begun_ns = Some(now);
+        if let Some(end) = self.end_timer.take() {
+            ctx.cancel_timer(end);
+        }
+        self.end_timer = Some(ctx.set_global_timer(Duration::from_nanos(self.plan.run_ns), END));
+        if now > 0 {
+            self.rec.measure_from(now + self.plan.warmup_ns);
+            // The report says it too; this is for whoever watches the bar.
+            if self.progress.is_visible() {
+                self.progress.say(&format!("Set up in {:.2} s; the run begins", now as f64 / 1e9));
+            }
+        }
+        let Stress { load, plan, rec, scratch, .. } = self;
+        load.begin(&mut Io { ctx, rec, scratch, now_ns: now }, plan);
     }
 
     /// Starts the clients whose turn has come, a batch per turn of the loop; arms the timer
@@ -244,24 +316,68 @@ impl<W: Workload> Stress<W> {
         }
     }
 
+    /// The measured run is over. A load still owed deliveries waits for them before the
+    /// reactor stops: otherwise one the server dropped could not be told from one on its way.
     fn finish(&mut self, ctx: &mut Context<'_>) {
         if self.finished_ns.is_some() {
             return;
         }
-        self.mark_finished(ctx);
-        ctx.stop();
+        let owed = self.mark_finished(ctx);
+        if owed == 0 {
+            self.stop(ctx);
+        } else {
+            let now = self.now_ns(ctx);
+            self.drain = Some(Drain { owed, progress_ns: now });
+            ctx.set_global_timer(DRAIN_POLL, DRAIN);
+        }
     }
 
-    fn mark_finished(&mut self, ctx: &Context<'_>) {
+    /// Ends measuring and sending; returns what the load is still owed.
+    fn mark_finished(&mut self, ctx: &mut Context<'_>) -> u64 {
         let now = self.now_ns(ctx);
         self.finished_ns = Some(now);
         self.rec.series.close(now, self.rec.open);
+        self.rec.stop_measuring(now);
         self.progress.finish();
+        let Stress { load, rec, scratch, .. } = self;
+        let owed = load.wind_down(&mut Io { ctx, rec, scratch, now_ns: now });
+        self.rec.in_flight_at_end += owed;
+        owed
     }
 
-    fn env<'a, 'c>(&'a mut self, ctx: &'a mut Context<'c>) -> Env<'a, 'c, W> {
+    /// Checks on a load waiting for what it is owed.
+    fn drain(&mut self, ctx: &mut Context<'_>) {
+        let now = self.now_ns(ctx);
+        let owed = self.load.owed();
+        let (Some(drain), Some(finished)) = (self.drain.as_mut(), self.finished_ns) else { return };
+        if owed < drain.owed {
+            *drain = Drain { owed, progress_ns: now };
+        }
+        let stalled = now.saturating_sub(drain.progress_ns) >= DRAIN_QUIET_NS;
+        if owed == 0 || stalled || now.saturating_sub(finished) >= DRAIN_LIMIT_NS {
+            self.stop(ctx);
+        } else {
+            ctx.set_global_timer(DRAIN_POLL, DRAIN);
+        }
+    }
+
+    /// Everything is over: what is still owed is lost, and the reactor stops.
+    fn stop(&mut self, ctx: &mut Context<'_>) {
+        let now = self.now_ns(ctx);
+        self.drained_ns = Some(now);
+        let Stress { load, rec, scratch, .. } = self;
+        load.finish(&mut Io { ctx: &mut *ctx, rec, scratch, now_ns: now });
+        ctx.stop();
+    }
+
+    /// Calls the load with its view of this callback, then starts the run if that made
+    /// the load ready.
+    fn with_load<T>(&mut self, ctx: &mut Context<'_>, f: impl FnOnce(&mut L, &mut Io<'_, '_>) -> T) -> T {
         let now_ns = self.now_ns(ctx);
-        Env { workload: &self.workload, ctx, rec: &mut self.rec, scratch: &mut self.scratch, now_ns }
+        let Stress { load, rec, scratch, .. } = self;
+        let out = f(load, &mut Io { ctx: &mut *ctx, rec, scratch, now_ns });
+        self.begin_if_ready(ctx);
+        out
     }
 
     fn show_progress(&self, ctx: &Context<'_>) {
@@ -282,7 +398,7 @@ impl<W: Workload> Stress<W> {
     pub(crate) fn report(&self) -> Report {
         let rec = &self.rec;
         let elapsed_ns = self.finished_ns.unwrap_or(0);
-        let measured_secs = elapsed_ns.saturating_sub(self.plan.warmup_ns) as f64 / 1e9;
+        let measured_secs = elapsed_ns.saturating_sub(rec.measure_from_ns()) as f64 / 1e9;
         let per_sec = |n: u64| if measured_secs > 0.0 { n as f64 / measured_secs } else { 0.0 };
         Report {
             setup: self.plan.setup.clone(),
@@ -308,14 +424,24 @@ impl<W: Workload> Stress<W> {
             error_count: rec.errors.count(),
             in_flight_at_end: rec.in_flight_at_end,
             intervals: rec.series.intervals().to_vec(),
+            fanout: rec.fanout.as_ref().map(|f| FanOut {
+                setup_secs: self.begun_ns.map_or(elapsed_ns, |ns| ns.min(elapsed_ns)) as f64 / 1e9,
+                ready: f.ready,
+                sent: f.sent,
+                sent_per_sec: per_sec(f.sent),
+                audience: f.audience,
+                acks: f.acks,
+                waited_secs: self.drained_ns.unwrap_or(elapsed_ns).saturating_sub(elapsed_ns) as f64 / 1e9,
+            }),
         }
     }
 }
 
-impl<W: Workload> Handler for Stress<W> {
-    type Conn = Client;
+impl<L: Load> Handler for Stress<L> {
+    /// `None`: a connection this load never asked for (it has no client number); aborted.
+    type Conn = Option<L::Conn>;
 
-    fn connected(&mut self, ctx: &mut Context<'_>, _id: ConnId, info: &ConnInfo) -> Client {
+    fn connected(&mut self, ctx: &mut Context<'_>, id: ConnId, info: &ConnInfo) -> Option<L::Conn> {
         let now = self.now_ns(ctx);
         let slot = match info.origin {
             Origin::Outbound(tag) => {
@@ -325,39 +451,43 @@ impl<W: Workload> Handler for Stress<W> {
         };
         let Some((client, slot)) = slot else {
             ctx.abort();
-            return Client::Stray;
+            return None;
         };
         self.rec.connected(now.saturating_sub(slot.connect_started_ns));
         self.resolve(client, now);
-        let limit = self.workload.exchanges_per_connection();
-        let pace = match (limit, self.plan.period_ns) {
+        let pace = if self.reconnects() {
             // One exchange per connection: it began with the connect (or was due earlier).
-            (Some(_), _) => Pace::Open { first_ns: slot.exchange_ns, interval_ns: 0 },
-            (None, None) => Pace::Closed,
-            (None, Some(period)) => {
-                Pace::Open { first_ns: now + self.plan.phase_ns(client), interval_ns: period }
-            }
+            Pace::Open { first_ns: slot.exchange_ns, interval_ns: 0 }
+        } else {
+            self.plan.pace(client, now)
         };
-        let pipeline = self.workload.pipeline(self.plan.setup.pipeline);
-        let mut flow = Flow::new(client, pipeline, limit, pace);
-        flow.pump(&mut self.env(ctx));
-        Client::Exchanging(flow)
+        let start = Start { pace, pipeline: self.load.pipeline(self.plan.setup.pipeline) };
+        Some(self.with_load(ctx, |load, io| load.connected(io, client, id, info, start)))
     }
 
-    fn data(&mut self, conn: &mut Client, ctx: &mut Context<'_>, data: &[u8]) -> usize {
-        if conn.data(&mut self.env(ctx), data).is_err() {
-            self.rec.errors.unexpected_data += 1;
-            ctx.abort();
+    fn data(&mut self, conn: &mut Option<L::Conn>, ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        let Some(conn) = conn else { return data.len() };
+        match self.with_load(ctx, |load, io| load.data(conn, io, data)) {
+            Ok(used) => used,
+            Err(_) => {
+                self.rec.errors.unexpected_data += 1;
+                ctx.abort();
+                data.len()
+            }
         }
-        data.len()
     }
 
-    fn timer(&mut self, conn: &mut Client, ctx: &mut Context<'_>, _key: u64) {
-        conn.timer(&mut self.env(ctx));
+    fn timer(&mut self, conn: &mut Option<L::Conn>, ctx: &mut Context<'_>, _key: u64) {
+        if let Some(conn) = conn {
+            self.with_load(ctx, |load, io| load.timer(conn, io));
+        }
     }
 
     fn global_timer(&mut self, ctx: &mut Context<'_>, key: u64) {
         if self.finished_ns.is_some() {
+            if key == DRAIN && self.drained_ns.is_none() {
+                self.drain(ctx);
+            }
             return;
         }
         let now = self.now_ns(ctx);
@@ -373,6 +503,9 @@ impl<W: Workload> Handler for Stress<W> {
             }
             RAMP => self.ramp(ctx),
             END => self.finish(ctx),
+            _ if key >= LOAD_TIMERS => {
+                self.with_load(ctx, |load, io| load.global_timer(io, key - LOAD_TIMERS))
+            }
             _ if key >= BEGIN => {
                 self.waiting = self.waiting.saturating_sub(1);
                 if let Ok(client) = u32::try_from(key - BEGIN) {
@@ -383,16 +516,13 @@ impl<W: Workload> Handler for Stress<W> {
         }
     }
 
-    fn closed(&mut self, conn: Client, ctx: &mut Context<'_>, _id: ConnId, reason: CloseReason) {
+    fn closed(&mut self, conn: Option<L::Conn>, ctx: &mut Context<'_>, _id: ConnId, reason: CloseReason) {
         let now = self.now_ns(ctx);
-        let ended = conn.end(&self.workload);
-        if ended == Ended::Stray {
-            return;
-        }
+        let Some(conn) = conn else { return };
+        let ended = self.with_load(ctx, |load, io| load.closed(conn, io));
         self.live = self.live.saturating_sub(1);
         self.rec.closed();
         match ended {
-            Ended::Stray => {}
             Ended::Completed { client } => {
                 if self.finished_ns.is_none() {
                     self.next_exchange(ctx, client, now);
@@ -427,6 +557,7 @@ impl<W: Workload> Handler for Stress<W> {
         }
         self.rec.connect_failed(err);
         self.resolve(client, now);
+        self.with_load(ctx, |load, io| load.connect_failed(io, client));
         self.finish_if_idle(ctx);
     }
 

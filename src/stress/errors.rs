@@ -74,11 +74,25 @@ pub struct Errors {
     /// Connections that received bytes when no reply was due; the client cannot tell where
     /// the next reply starts, so it drops such a connection.
     pub unexpected_data: u64,
-    /// Replies still outstanding when their connection closed early.
+    /// Replies still outstanding when their connection closed early; in a conversation,
+    /// names whose registration was never answered.
     pub lost_replies: u64,
     /// Bytes of those replies that never came (for reference; not added to the count).
     pub lost_bytes: u64,
     pub closed_early: EarlyCloses,
+    /// Conversations (chat, relay): deliveries a member never got, seen when a later
+    /// message from the same sender reached it first.
+    pub missing: u64,
+    /// A message that reached the same member again.
+    pub duplicated: u64,
+    /// A message that reached a member after a later one from the same sender (it was
+    /// counted missing until then, and is not any more).
+    pub out_of_order: u64,
+    /// Deliveries and acknowledgements still owed at the end for messages sent more than a
+    /// second before, or owed to a member whose connection closed early.
+    pub lost_deliveries: u64,
+    /// Error answers from the server: a chat `! ...` line, a relay code other than 200.
+    pub refused: u64,
 }
 
 impl Errors {
@@ -90,6 +104,11 @@ impl Errors {
             + self.unexpected_data
             + self.lost_replies
             + self.closed_early.total()
+            + self.missing
+            + self.duplicated
+            + self.out_of_order
+            + self.lost_deliveries
+            + self.refused
     }
 
     /// `refused 3, mismatched 1`: the non-zero kinds, for the text report.
@@ -106,6 +125,11 @@ impl Errors {
             ("closed early by peer", self.closed_early.by_peer),
             ("reset", self.closed_early.reset),
             ("other close", self.closed_early.other),
+            ("missing deliveries", self.missing),
+            ("duplicated deliveries", self.duplicated),
+            ("out-of-order deliveries", self.out_of_order),
+            ("lost deliveries", self.lost_deliveries),
+            ("refused by the server", self.refused),
         ];
         let parts: Vec<String> =
             kinds.iter().filter(|(_, n)| *n > 0).map(|(name, n)| format!("{name} {n}")).collect();

@@ -1,11 +1,14 @@
 //! `sockloop stress`: a load generator that drives thousands of client connections from
 //! ONE thread, on the same [`crate::Reactor`] and [`crate::Handler`] trait the servers use.
 //!
-//! Each connection is a small sans-IO state machine (`client.rs`) that sends requests when
-//! they are due, checks every reply byte (echo payloads are distinct per connection and per
-//! message, so misrouted or reordered replies are caught) and times it. One handler
-//! (`driver.rs`) opens the connections, keeps the run's clock with reactor timers and stops
-//! the reactor at the end; the [`Report`] is read from it after `run` returns.
+//! For request/reply protocols (echo, greet, framed) each connection is a small sans-IO
+//! state machine (`client.rs`) that sends requests when they are due, checks every reply
+//! byte (echo payloads are distinct per connection and per message, so misrouted or
+//! reordered replies are caught) and times it. Conversations (chat, relay) send messages
+//! that other connections receive, so their checking is shared by the whole load
+//! (`fanout.rs`, with the books in `ledger.rs`). One handler (`driver.rs`) opens the
+//! connections, keeps the run's clock with reactor timers and stops the reactor at the end;
+//! the [`Report`] is read from it after `run` returns.
 //!
 //! ```no_run
 //! use sockloop::stress::{self, StressOptions, StressProtocol};
@@ -17,18 +20,27 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod chat;
 mod client;
 mod driver;
 mod echo;
 mod errors;
+mod fanout;
+#[cfg(test)]
+mod fanout_tests;
+mod framed;
 mod greet;
 mod histogram;
+mod ledger;
 mod limits;
+mod load;
+mod message;
 mod options;
 mod payload;
 mod plot;
 mod progress;
 mod recorder;
+mod relay;
 mod report;
 mod series;
 #[cfg(test)]
@@ -37,17 +49,17 @@ mod workload;
 
 pub use errors::{ConnectFailures, EarlyCloses, Errors};
 pub use histogram::Percentiles;
-pub use options::{StressOptions, StressProtocol};
-pub use report::{Connections, Report, Setup};
+pub use options::{FrameHeader, StressOptions, StressProtocol};
+pub use report::{Connections, FanOut, Report, Setup};
 pub use series::Interval;
 
 use crate::{Config, Reactor};
 use driver::{Plan, Stress};
+use load::Load;
 use progress::Progress;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
-use workload::Workload;
 
 /// Runs the load against `target` on the calling thread and returns what it found.
 ///
@@ -60,11 +72,26 @@ pub fn run(opts: &StressOptions, target: SocketAddr) -> io::Result<Report> {
     let fd_limit = limits::raise_nofile()?;
     limits::check(opts.clients, opts.bind.len(), fd_limit, limits::ephemeral_ports())
         .map_err(|msg| io::Error::new(io::ErrorKind::InvalidInput, msg))?;
-    let setup = setup(opts, target);
+    let header = opts.header.unwrap_or_default();
     match opts.protocol {
-        StressProtocol::Echo => drive(echo::EchoLoad::new(opts.size), setup),
-        StressProtocol::Greet => drive(greet::GreetLoad::default(), setup),
+        StressProtocol::Echo => drive(echo::EchoLoad::new(opts.size), opts, target),
+        StressProtocol::Greet => drive(greet::GreetLoad::default(), opts, target),
+        StressProtocol::Framed => {
+            let load = framed::FramedLoad::classic(header.into(), opts.size)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            drive(load, opts, target)
+        }
+        StressProtocol::Chat => {
+            drive(conversation(chat::ChatTalk::new(message::Names::unique()), opts), opts, target)
+        }
+        StressProtocol::Relay => {
+            drive(conversation(relay::RelayTalk::new(message::Names::unique()), opts), opts, target)
+        }
     }
+}
+
+fn conversation<D: fanout::Dialect>(dialect: D, opts: &StressOptions) -> fanout::FanOut<D> {
+    fanout::FanOut::new(dialect, opts.clients, opts.size, opts.pipeline)
 }
 
 /// Prints the report (text, or JSON with `--json`) and writes the `--plot` chart. The chart
@@ -78,16 +105,13 @@ pub fn print_report(report: &Report, opts: &StressOptions, out: &mut dyn Write) 
     printed.and(plotted)
 }
 
-fn setup(opts: &StressOptions, target: SocketAddr) -> Setup {
-    let pipeline = match opts.protocol {
-        StressProtocol::Echo => echo::EchoLoad::new(opts.size).pipeline(opts.pipeline),
-        StressProtocol::Greet => greet::GreetLoad::default().pipeline(opts.pipeline),
-    };
+fn setup(opts: &StressOptions, target: SocketAddr, pipeline: u32) -> Setup {
     Setup {
         protocol: opts.protocol,
         target,
         clients: opts.clients,
         size: opts.size,
+        header: (opts.protocol == StressProtocol::Framed).then(|| opts.header.unwrap_or_default()),
         pipeline,
         rate: opts.rate,
         connect_rate: opts.connect_rate,
@@ -97,13 +121,14 @@ fn setup(opts: &StressOptions, target: SocketAddr) -> Setup {
     }
 }
 
-fn drive<W: Workload>(workload: W, setup: Setup) -> io::Result<Report> {
+fn drive<L: Load>(load: L, opts: &StressOptions, target: SocketAddr) -> io::Result<Report> {
+    let setup = setup(opts, target, load.pipeline(opts.pipeline));
     let total = Duration::from_secs_f64(setup.warmup_secs + setup.duration_secs);
     // A client's output is bounded by what it has in flight; above the default high-water
     // mark the reactor would stop reading replies while the server, unread, stops reading
     // requests: a deadlock of the load's own making.
     let high_water = Config::default().high_water.max((setup.pipeline as usize + 1) * setup.size);
-    let stress = Stress::new(workload, Plan::new(setup), Progress::on_stderr(total));
+    let stress = Stress::new(load, Plan::new(setup), Progress::on_stderr(total));
     let config = Config {
         // Many connections are ready at once under load; fewer polls per turn of the loop.
         events_capacity: 4096,

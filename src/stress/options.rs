@@ -16,6 +16,13 @@ pub enum StressProtocol {
     Echo,
     /// Connect, check the banner, answer `Hi`, let the server close, connect again.
     Greet,
+    /// Frames of --size bytes (--header), each answered by the server's reply frame,
+    /// checked byte for byte.
+    Framed,
+    /// --clients members in one room; every message must reach every other member, in order.
+    Chat,
+    /// Pairs of clients messaging each other through the TCP relay, by registered name.
+    Relay,
 }
 
 impl StressProtocol {
@@ -23,6 +30,43 @@ impl StressProtocol {
         match self {
             StressProtocol::Echo => "echo",
             StressProtocol::Greet => "greet",
+            StressProtocol::Framed => "framed",
+            StressProtocol::Chat => "chat",
+            StressProtocol::Relay => "relay",
+        }
+    }
+
+    /// Messages go from one client to others (chat, relay) rather than back to the sender.
+    pub fn is_conversation(self) -> bool {
+        matches!(self, StressProtocol::Chat | StressProtocol::Relay)
+    }
+}
+
+/// The framed header format; it must match the server's (`serve framed --header`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrameHeader {
+    /// The payload length as ASCII decimal, left-aligned in 64 bytes (the classic).
+    #[default]
+    Ascii64,
+    /// The payload length as 4 bytes, big-endian.
+    U32,
+}
+
+impl FrameHeader {
+    pub fn name(self) -> &'static str {
+        match self {
+            FrameHeader::Ascii64 => "ascii64",
+            FrameHeader::U32 => "u32",
+        }
+    }
+}
+
+impl From<FrameHeader> for crate::protocols::framed::Header {
+    fn from(h: FrameHeader) -> Self {
+        match h {
+            FrameHeader::Ascii64 => crate::protocols::framed::Header::Ascii64,
+            FrameHeader::U32 => crate::protocols::framed::Header::U32,
         }
     }
 }
@@ -33,6 +77,14 @@ pub const MAX_SIZE: usize = 16 << 20;
 /// Bytes one connection may have in flight (`pipeline × size`): each connection may have
 /// that much queued, and 10,000 connections multiply it.
 pub const MAX_IN_FLIGHT: usize = 64 << 20;
+
+/// The longest message text of a conversation: the servers refuse lines over 4 KiB by
+/// default, and the text shares its line with a name or an address.
+pub const MAX_TEXT: usize = 4000;
+
+/// The most members a chat run may have: each member keeps the next sequence number it
+/// expects from every other, so the load's memory grows with the square of this.
+pub const MAX_ROOM: u32 = 4096;
 
 #[derive(Args, Clone, Debug, PartialEq)]
 pub struct StressOptions {
@@ -52,11 +104,17 @@ pub struct StressOptions {
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     pub warmup: Duration,
 
-    /// Bytes per message (64, 4K, 1M).
+    /// Bytes per message (64, 4K, 1M): the payload of a frame, the text of a chat or relay
+    /// message (at least what the sender and sequence number take).
     #[arg(long, value_name = "BYTES", default_value = "64", value_parser = parse_size)]
     pub size: usize,
 
-    /// Messages in flight per connection.
+    /// framed: the header format [default: ascii64].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub header: Option<FrameHeader>,
+
+    /// Messages in flight per connection (chat, relay: per member, each in flight until
+    /// it has reached everyone it is for).
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub pipeline: u32,
 
@@ -93,6 +151,7 @@ impl StressOptions {
             duration: Duration::from_secs(10),
             warmup: Duration::ZERO,
             size: 64,
+            header: None,
             pipeline: 1,
             rate: None,
             connect_rate: None,
@@ -122,6 +181,15 @@ impl StressOptions {
                 self.size,
                 MAX_IN_FLIGHT >> 20
             ));
+        }
+        if self.header.is_some() && self.protocol != StressProtocol::Framed {
+            return invalid("--header is for framed only".into());
+        }
+        if self.protocol.is_conversation() && self.size > MAX_TEXT {
+            return invalid(format!("{}: --size is at most {MAX_TEXT} bytes of text", self.protocol.name()));
+        }
+        if self.protocol == StressProtocol::Chat && !(2..=MAX_ROOM).contains(&self.clients) {
+            return invalid(format!("chat: --clients must be between 2 and {MAX_ROOM} members"));
         }
         if self.duration.is_zero() {
             return invalid("--duration must be more than zero".into());
@@ -242,6 +310,14 @@ mod tests {
     }
 
     #[test]
+    fn framed_takes_a_header_format() {
+        let cli = Cli::try_parse_from(["s", "framed", "x", "--header", "u32"]).expect("parses");
+        assert_eq!((cli.opts.protocol, cli.opts.header), (StressProtocol::Framed, Some(FrameHeader::U32)));
+        let cli = Cli::try_parse_from(["s", "chat", "x", "--clients", "50"]).expect("parses");
+        assert_eq!((cli.opts.protocol, cli.opts.header), (StressProtocol::Chat, None));
+    }
+
+    #[test]
     fn bind_repeats() {
         let cli = Cli::try_parse_from(["s", "echo", "x", "--bind", "127.0.0.2", "--bind", "127.0.0.3"])
             .expect("parses");
@@ -256,7 +332,8 @@ mod tests {
             &["s", "echo", "x", "--rate", "-5"],
             &["s", "echo", "x", "--duration", "5x"],
             &["s", "echo", "x", "--size", "12Q"],
-            &["s", "chat", "x"],
+            &["s", "smtp", "x"],
+            &["s", "framed", "x", "--header", "u16"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
         }
@@ -271,6 +348,17 @@ mod tests {
         o.bind = vec!["::1".parse().expect("address")];
         assert!(o.validate(target).is_err(), "family mismatch");
         assert!(StressOptions::new(StressProtocol::Echo).validate(target).is_ok());
+        let mut o = StressOptions::new(StressProtocol::Echo);
+        o.header = Some(FrameHeader::U32);
+        assert!(o.validate(target).is_err(), "--header without framed");
+        let mut o = StressOptions::new(StressProtocol::Chat);
+        o.clients = 1;
+        assert!(o.validate(target).is_err(), "a room of one");
+        o.clients = MAX_ROOM + 1;
+        assert!(o.validate(target).is_err(), "too big a room");
+        let mut o = StressOptions::new(StressProtocol::Relay);
+        o.size = MAX_TEXT + 1;
+        assert!(o.validate(target).is_err(), "longer than a line");
     }
 
     #[test]

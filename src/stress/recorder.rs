@@ -12,6 +12,9 @@ use std::io;
 
 pub(crate) struct Recorder {
     measure_from_ns: u64,
+    /// The end of the run: what comes after (a load waiting for what it is owed) is checked
+    /// for errors but not measured.
+    measure_until_ns: u64,
     /// Replies completed after the warm-up, by latency.
     pub(crate) latency: Micros,
     /// Every established connect, by how long it took.
@@ -30,12 +33,29 @@ pub(crate) struct Recorder {
     pub(crate) in_flight_at_end: u64,
     pub(crate) open: u64,
     pub(crate) peak_open: u64,
+    /// What only conversations (chat, relay) count; `None` for request/reply loads.
+    pub(crate) fanout: Option<FanOutCounts>,
+}
+
+/// A conversation's own counts. Its deliveries are the recorder's messages (each is timed
+/// from the send to its arrival at one receiver); these say what caused them.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FanOutCounts {
+    /// Clients that finished their set-up (registered a name).
+    pub(crate) ready: u64,
+    /// Messages sent, after the warm-up.
+    pub(crate) sent: u64,
+    /// Deliveries each message was owed when the run began (members - 1 in a room).
+    pub(crate) audience: u64,
+    /// Acknowledgements received, after the warm-up (relay's `200`).
+    pub(crate) acks: u64,
 }
 
 impl Recorder {
     pub(crate) fn new(warmup_ns: u64, expected_intervals: usize) -> Recorder {
         Recorder {
             measure_from_ns: warmup_ns,
+            measure_until_ns: u64::MAX,
             latency: histogram::new(),
             connect_time: histogram::new(),
             series: Series::new(warmup_ns, expected_intervals),
@@ -49,17 +69,41 @@ impl Recorder {
             in_flight_at_end: 0,
             open: 0,
             peak_open: 0,
+            fanout: None,
         }
     }
 
+    /// Measures from `ns` on (a load's set-up plus the warm-up); before, only errors count.
+    pub(crate) fn measure_from(&mut self, ns: u64) {
+        self.measure_from_ns = ns;
+        self.series.omit_until(ns);
+    }
+
+    pub(crate) fn measure_from_ns(&self) -> u64 {
+        self.measure_from_ns
+    }
+
     fn measuring(&self, now_ns: u64) -> bool {
-        now_ns >= self.measure_from_ns
+        now_ns >= self.measure_from_ns && self.shown(now_ns)
+    }
+
+    /// Whether the per-second series still takes things in (it shows the warm-up, not what
+    /// comes after the end).
+    fn shown(&self, now_ns: u64) -> bool {
+        now_ns < self.measure_until_ns
+    }
+
+    pub(crate) fn stop_measuring(&mut self, now_ns: u64) {
+        self.measure_until_ns = now_ns;
     }
 
     /// A reply arrived whole; `correct` is false if any of its bytes was wrong.
     pub(crate) fn reply(&mut self, now_ns: u64, latency_ns: u64, correct: bool) {
         if !correct {
             self.errors.mismatched += 1;
+            return;
+        }
+        if !self.shown(now_ns) {
             return;
         }
         self.series.message(latency_ns);
@@ -70,6 +114,9 @@ impl Recorder {
     }
 
     pub(crate) fn received(&mut self, now_ns: u64, n: usize) {
+        if !self.shown(now_ns) {
+            return;
+        }
         self.series.bytes(n as u64);
         if self.measuring(now_ns) {
             self.bytes_received += n as u64;
@@ -79,6 +126,22 @@ impl Recorder {
     pub(crate) fn sent(&mut self, now_ns: u64, n: usize) {
         if self.measuring(now_ns) {
             self.bytes_sent += n as u64;
+        }
+    }
+
+    /// A conversation's message went out.
+    pub(crate) fn message_sent(&mut self, now_ns: u64) {
+        let measuring = self.measuring(now_ns);
+        if let Some(f) = self.fanout.as_mut().filter(|_| measuring) {
+            f.sent += 1;
+        }
+    }
+
+    /// A conversation's message was acknowledged by the server.
+    pub(crate) fn acked(&mut self, now_ns: u64) {
+        let measuring = self.measuring(now_ns);
+        if let Some(f) = self.fanout.as_mut().filter(|_| measuring) {
+            f.acks += 1;
         }
     }
 

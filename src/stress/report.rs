@@ -4,7 +4,7 @@
 
 use super::errors::Errors;
 use super::histogram::{Percentiles, human_us};
-use super::options::StressProtocol;
+use super::options::{FrameHeader, StressProtocol};
 use super::series::Interval;
 use serde::Serialize;
 use std::fmt;
@@ -16,8 +16,10 @@ pub struct Setup {
     pub protocol: StressProtocol,
     pub target: SocketAddr,
     pub clients: u32,
-    /// Bytes per message (echo).
+    /// Bytes per message: echo's payload, framed's payload, chat's and relay's text.
     pub size: usize,
+    /// framed: the header format.
+    pub header: Option<FrameHeader>,
     /// Requests in flight per connection, as used (lock-step protocols use 1).
     pub pipeline: u32,
     /// Offered load in messages per second across all connections; `None`: closed loop.
@@ -68,6 +70,30 @@ pub struct Report {
     /// Replies still in flight when the run ended (cut off by the end; not errors).
     pub in_flight_at_end: u64,
     pub intervals: Vec<Interval>,
+    /// Conversations (chat, relay): `messages` above are deliveries, one per message per
+    /// receiver, each timed from its send to its arrival; this says what was sent.
+    pub fanout: Option<FanOut>,
+}
+
+/// What a conversation (chat, relay) sent, and how it set up.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FanOut {
+    /// How long until every client had registered its name (or given up): left out of the
+    /// figures, which begin after it.
+    pub setup_secs: f64,
+    /// Clients that registered.
+    pub ready: u64,
+    /// Messages sent after the warm-up.
+    pub sent: u64,
+    pub sent_per_sec: f64,
+    /// Deliveries each message was owed when the run began: the other members of a chat
+    /// room, the partner in relay.
+    pub audience: u64,
+    /// Relay's `200` acknowledgements received after the warm-up.
+    pub acks: u64,
+    /// How long the load waited after the run for what was still in flight: until all of
+    /// it had come, or nothing more came for a second (what had not come by then is lost).
+    pub waited_secs: f64,
 }
 
 impl Report {
@@ -82,22 +108,64 @@ impl Report {
 
     fn describe_setup(&self) -> String {
         let s = &self.setup;
+        let who = match s.protocol {
+            StressProtocol::Chat => format!("{} members", s.clients),
+            StressProtocol::Relay => format!("{} clients in pairs", s.clients),
+            _ => format!("{} clients", s.clients),
+        };
         let what = match s.protocol {
             StressProtocol::Echo => format!("{}-byte messages, pipeline {}", s.size, s.pipeline),
             StressProtocol::Greet => "one greeting per connection".to_string(),
+            StressProtocol::Framed => {
+                let header = s.header.unwrap_or_default();
+                format!("{}-byte payloads, {} header, pipeline {}", s.size, header.name(), s.pipeline)
+            }
+            StressProtocol::Chat | StressProtocol::Relay => {
+                format!("{}-byte texts, pipeline {}", s.size, s.pipeline)
+            }
         };
         let pace = match s.rate {
             Some(rate) => format!("open loop at {rate} msgs/s"),
+            None if s.protocol.is_conversation() => {
+                "closed loop (the next message once the last reached everyone)".to_string()
+            }
             None => "closed loop".to_string(),
         };
         let warmup =
             if s.warmup_secs > 0.0 { format!(" after {} s warm-up", s.warmup_secs) } else { String::new() };
-        format!(
-            "{} {}: {} clients, {what}, {pace}, {} s{warmup}",
-            s.protocol.name(),
-            s.target,
-            s.clients,
-            s.duration_secs
+        format!("{} {}: {who}, {what}, {pace}, {} s{warmup}", s.protocol.name(), s.target, s.duration_secs)
+    }
+}
+
+impl Report {
+    fn fmt_fanout(&self, f: &mut fmt::Formatter<'_>, fan: &FanOut) -> fmt::Result {
+        let members = if self.setup.protocol == StressProtocol::Chat { "members" } else { "clients" };
+        writeln!(
+            f,
+            "Set-up        {} {members} registered in {:.2} s (not measured)",
+            fan.ready, fan.setup_secs
+        )?;
+        let acks = if self.setup.protocol == StressProtocol::Relay {
+            format!(", {} acknowledged", fan.acks)
+        } else {
+            String::new()
+        };
+        writeln!(
+            f,
+            "Sent          {} messages in {:.2} s: {:.0} msgs/s, each for {} receiver{}{acks}",
+            fan.sent,
+            self.measured_secs,
+            fan.sent_per_sec,
+            fan.audience,
+            if fan.audience == 1 { "" } else { "s" }
+        )?;
+        writeln!(
+            f,
+            "Deliveries    {}: {:.0} deliveries/s, {}/s received, {} sent",
+            self.messages,
+            self.msgs_per_sec,
+            human_bytes(self.bytes_per_sec),
+            human_bytes(self.bytes_sent as f64)
         )
     }
 }
@@ -125,10 +193,11 @@ fn percentiles_line(p: &Percentiles) -> String {
     )
 }
 
-/// One iperf3-style line: `[  1.00-2.00 sec]  msgs/s 123456  bytes/s ...  p99 ...`.
-pub(crate) fn interval_line(iv: &Interval) -> String {
+/// One iperf3-style line: `[  1.00-2.00 sec]  msgs/s 123456  bytes/s ...  p99 ...`
+/// (`deliv/s` for a conversation, whose messages are deliveries).
+pub(crate) fn interval_line(iv: &Interval, unit: &str) -> String {
     format!(
-        "[{:>6.2}-{:.2} sec]  msgs/s {:>8.0}  bytes/s {:>9}  p50 {:>7}  p99 {:>7}  max {:>7}  open {}{}",
+        "[{:>6.2}-{:.2} sec]  {unit} {:>8.0}  bytes/s {:>9}  p50 {:>7}  p99 {:>7}  max {:>7}  open {}{}",
         iv.start_secs,
         iv.end_secs,
         iv.msgs_per_sec,
@@ -145,7 +214,8 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.describe_setup())?;
         for iv in &self.intervals {
-            writeln!(f, "{}", interval_line(iv))?;
+            let unit = if self.fanout.is_some() { "deliv/s" } else { "msgs/s" };
+            writeln!(f, "{}", interval_line(iv, unit))?;
         }
         let c = &self.connections;
         write!(
@@ -163,18 +233,36 @@ impl fmt::Display for Report {
         if c.connect_time.count > 0 {
             writeln!(f, "Connect time  {}", percentiles_line(&c.connect_time))?;
         }
+        match &self.fanout {
+            None => writeln!(
+                f,
+                "Messages      {} in {:.2} s: {:.0} msgs/s, {}/s received, {} sent",
+                self.messages,
+                self.measured_secs,
+                self.msgs_per_sec,
+                human_bytes(self.bytes_per_sec),
+                human_bytes(self.bytes_sent as f64)
+            )?,
+            Some(fan) => self.fmt_fanout(f, fan)?,
+        }
+        let to = if self.fanout.is_some() { " to each receiver" } else { "" };
         writeln!(
             f,
-            "Messages      {} in {:.2} s: {:.0} msgs/s, {}/s received, {} sent",
-            self.messages,
-            self.measured_secs,
-            self.msgs_per_sec,
-            human_bytes(self.bytes_per_sec),
-            human_bytes(self.bytes_sent as f64)
+            "Latency       {}  (from {} time{to})",
+            percentiles_line(&self.latency),
+            self.latency_from
         )?;
-        writeln!(f, "Latency       {}  (from {} time)", percentiles_line(&self.latency), self.latency_from)?;
         if self.in_flight_at_end > 0 {
-            writeln!(f, "In flight     {} replies when the run ended (not errors)", self.in_flight_at_end)?;
+            let what = match self.setup.protocol {
+                StressProtocol::Chat => "deliveries",
+                StressProtocol::Relay => "deliveries and acknowledgements",
+                _ => "replies",
+            };
+            let after = match &self.fanout {
+                Some(fan) => format!("checked as they came in the next {:.2} s", fan.waited_secs),
+                None => "not errors".to_string(),
+            };
+            writeln!(f, "In flight     {} {what} when the run ended ({after})", self.in_flight_at_end)?;
         }
         if self.is_success() {
             writeln!(f, "Errors        none")
@@ -204,6 +292,7 @@ pub(crate) mod tests {
                 target: "127.0.0.1:7000".parse().expect("address"),
                 clients: 2,
                 size: 64,
+                header: None,
                 pipeline: 1,
                 rate: None,
                 connect_rate: None,
@@ -254,6 +343,7 @@ pub(crate) mod tests {
                     omitted: false,
                 },
             ],
+            fanout: None,
         }
     }
 
@@ -289,6 +379,33 @@ pub(crate) mod tests {
         assert_eq!(v["errors"]["connect"]["refused"], 0);
         assert_eq!(v["intervals"][1]["msgs_per_sec"], 10.0);
         assert_eq!(v["intervals"][0]["omitted"], true);
+    }
+
+    #[test]
+    fn a_conversation_reports_what_was_sent_and_delivered() {
+        let mut r = sample();
+        r.setup.protocol = StressProtocol::Chat;
+        r.setup.clients = 3;
+        r.fanout = Some(FanOut {
+            setup_secs: 0.25,
+            ready: 3,
+            sent: 5,
+            sent_per_sec: 5.0,
+            audience: 2,
+            acks: 0,
+            waited_secs: 0.0,
+        });
+        let text = r.to_string();
+        assert!(text.starts_with("chat 127.0.0.1:7000: 3 members, 64-byte texts"), "{text}");
+        assert!(text.contains("Set-up        3 members registered in 0.25 s (not measured)"), "{text}");
+        assert!(
+            text.contains("Sent          5 messages in 1.00 s: 5 msgs/s, each for 2 receivers"),
+            "{text}"
+        );
+        assert!(text.contains("Deliveries    10: 10 deliveries/s"), "{text}");
+        assert!(text.contains("(from send time to each receiver)"), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("valid JSON");
+        assert_eq!(v["fanout"]["audience"], 2);
     }
 
     #[test]

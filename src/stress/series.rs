@@ -48,6 +48,11 @@ impl Series {
         }
     }
 
+    /// Intervals that begin before `ns` are shown as omitted (a load's set-up, the warm-up).
+    pub(crate) fn omit_until(&mut self, ns: u64) {
+        self.warmup_ns = ns;
+    }
+
     pub(crate) fn message(&mut self, latency_ns: u64) {
         self.messages += 1;
         histogram::record_ns(&mut self.latency, latency_ns);

@@ -3,12 +3,14 @@
 
 use super::driver::{Plan, Stress};
 use super::echo::EchoLoad;
+use super::framed::FramedLoad;
 use super::greet::GreetLoad;
 use super::options::StressProtocol;
 use super::payload;
 use super::progress::Progress;
 use super::report::{Report, Setup};
 use super::workload::Workload;
+use crate::protocols::framed::{Codec, Header};
 use crate::protocols::greet::BANNER;
 use crate::testing::TestTransport;
 use crate::{CloseReason, ConnId};
@@ -27,6 +29,7 @@ fn setup(protocol: StressProtocol, clients: u32, pipeline: u32, size: usize) -> 
         target: target(),
         clients,
         size,
+        header: None,
         pipeline,
         rate: None,
         connect_rate: None,
@@ -145,7 +148,7 @@ fn pipeline_keeps_exactly_k_in_flight() {
     assert_eq!(t.take_output(c), message(0, 4, 8), "one reply makes room for one request");
     t.feed(c, &message(0, 1, 8)[..7]);
     assert!(t.take_output(c).is_empty(), "a partial reply makes no room");
-    assert_eq!(t.state(c).map(|s| s.in_flight()), Some(4));
+    assert_eq!(t.state(c).and_then(Option::as_ref).map(|s| s.in_flight()), Some(4));
 }
 
 #[test]
@@ -358,4 +361,52 @@ fn greet_open_loop_begins_each_exchange_when_due() {
     t.advance(30 * MS);
     t.feed(c[0], BANNER);
     assert!(about(report(&t).latency.max_us, 30_000));
+}
+
+fn framed_reply(header: Header) -> Vec<u8> {
+    let mut reply = Vec::new();
+    Codec::new(header, 1 << 20).encode(crate::protocols::framed::REPLY, &mut reply).expect("encodes");
+    reply
+}
+
+#[test]
+fn framed_every_frame_gets_the_reply_frame_in_order_however_split() {
+    for header in [Header::Ascii64, Header::U32] {
+        let load = FramedLoad::classic(header, 64).expect("encodes");
+        let mut t = start(load, setup(StressProtocol::Framed, 1, 3, 64));
+        let c = connect_all(&mut t)[0];
+        let sent = t.take_output(c);
+        let codec = Codec::new(header, 1 << 20);
+        let mut frames = 0;
+        let mut rest = &sent[..];
+        while let Some(frame) = codec.decode(rest).expect("valid header") {
+            assert_eq!(frame.payload.len(), 64);
+            rest = &rest[frame.consumed..];
+            frames += 1;
+        }
+        assert_eq!((frames, rest.len()), (3, 0), "{header:?}: three whole frames in flight");
+        let replies = framed_reply(header).repeat(3);
+        for piece in replies.chunks(7) {
+            t.feed(c, piece);
+        }
+        let r = report(&t);
+        assert_eq!((r.messages, r.error_count), (3, 0), "{header:?}");
+        assert_eq!(t.take_output(c).len(), 3 * (header.size() + 64), "three more frames went out");
+    }
+}
+
+#[test]
+fn framed_a_wrong_reply_is_a_mismatch_and_a_cut_one_lost() {
+    let load = FramedLoad::classic(Header::U32, 16).expect("encodes");
+    let mut t = start(load, setup(StressProtocol::Framed, 1, 1, 16));
+    let c = connect_all(&mut t)[0];
+    let mut wrong = framed_reply(Header::U32);
+    wrong[10] ^= 0x20;
+    t.feed(c, &wrong);
+    t.feed(c, &framed_reply(Header::U32));
+    t.feed(c, &framed_reply(Header::U32)[..5]);
+    t.eof(c);
+    let r = report(&t);
+    assert_eq!((r.messages, r.errors.mismatched), (1, 1));
+    assert_eq!((r.errors.lost_replies, r.errors.closed_early.by_peer, r.error_count), (1, 1, 3));
 }

@@ -1,5 +1,8 @@
-//! Shared helpers for the integration tests: an in-process reactor on its own thread, client
-//! sockets that never block forever, deterministic test data, and bounded waits.
+//! Shared helpers for the integration tests that run sockloop *in this process*: a reactor
+//! on its own thread, client sockets that never block forever, deterministic test data, and
+//! bounded waits. The `sockloop` binary run as a separate process (a server, a client with
+//! a given stdin) is `support/process.rs`; a test that talks to it still uses the client
+//! sockets here.
 //!
 //! Rules every test here follows: only 127.0.0.1 and [::1], port 0; every socket operation
 //! has a timeout; every wait has a deadline (a read timeout, or a poll loop on the reactor's
@@ -115,10 +118,24 @@ impl<T> Drop for Server<T> {
 
 /// A client connection whose reads and writes fail after [`IO_TIMEOUT`] instead of hanging.
 pub fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect");
+    let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     s
+}
+
+/// Exactly `n` bytes; fails on EOF or after the socket's timeout.
+pub fn read_exactly(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf).unwrap_or_else(|e| panic!("reading {n} bytes: {e}"));
+    buf
+}
+
+/// Reads until the server closes; a timeout here means it never did.
+pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap_or_else(|e| panic!("waiting for the server to close: {e}"));
+    rest
 }
 
 /// Polls `cond` every 2 ms until it holds; fails the test after `within`.

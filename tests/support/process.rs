@@ -1,13 +1,14 @@
-//! The `sockloop` binary as a user runs it, for the framed and relay tests: a server
-//! process that prints its addresses, and a client run to its end with a given stdin.
-//! Every wait has a deadline; a process that hangs is killed and the test fails.
+//! The `sockloop` binary as a user runs it, as a separate process: a server that prints its
+//! addresses (optionally with its console on a pipe), and a client run to its end with a
+//! given stdin. Every wait has a deadline; a process that hangs is killed and the test
+//! fails. Reactors run inside the test process, and client sockets, are `common/`.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,6 +19,8 @@ pub const LIMIT: Duration = Duration::from_secs(10);
 /// A `sockloop serve` process; killed on drop if a test fails before it ends.
 pub struct ServeProc {
     child: Child,
+    /// The server's console, with [`ServeProc::start_with_console`].
+    stdin: Option<ChildStdin>,
     stdout: Receiver<String>,
     pub addrs: Vec<SocketAddr>,
 }
@@ -25,17 +28,26 @@ pub struct ServeProc {
 impl ServeProc {
     /// Starts `sockloop serve ARGS` and waits for one `listening on` line per `--listen`.
     pub fn start(args: &[&str]) -> ServeProc {
+        ServeProc::spawn(args, Stdio::null())
+    }
+
+    /// [`ServeProc::start`] with stdin on a pipe, for [`ServeProc::console`].
+    pub fn start_with_console(args: &[&str]) -> ServeProc {
+        ServeProc::spawn(args, Stdio::piped())
+    }
+
+    fn spawn(args: &[&str], stdin: Stdio) -> ServeProc {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(args)
             .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn sockloop");
         let stdout = lines_of(child.stdout.take().expect("piped stdout"));
-        let mut server = ServeProc { child, stdout, addrs: Vec::new() };
+        let mut server = ServeProc { stdin: child.stdin.take(), child, stdout, addrs: Vec::new() };
         for _ in 0..args.iter().filter(|a| **a == "--listen").count() {
             let line = server.next_line();
             let addr = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}"));
@@ -52,6 +64,12 @@ impl ServeProc {
         self.stdout
             .recv_timeout(LIMIT)
             .unwrap_or_else(|e| panic!("no line from the server in {LIMIT:?}: {e}"))
+    }
+
+    /// Types `text` at the server's console.
+    pub fn console(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("started with a console");
+        stdin.write_all(text.as_bytes()).and_then(|()| stdin.flush()).expect("write to the console");
     }
 
     /// Waits (bounded) for the server to exit by itself; returns its status and the rest

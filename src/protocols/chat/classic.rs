@@ -22,8 +22,7 @@
 //! client has one) or it is closed; stdin is not read while [`MAX_READ_AHEAD`] replies
 //! are waiting for messages; lines longer than the line limit are skipped (and logged).
 
-use super::console::ConsoleInput;
-use super::line::Line;
+use crate::protocols::lines::{Line, LineBuf};
 use crate::{CloseReason, ConnId, ConnInfo, Context, Handler, Origin};
 use log::{info, warn};
 use std::collections::{HashMap, VecDeque};
@@ -38,7 +37,8 @@ pub const MAX_READ_AHEAD: usize = 1024;
 /// One connection's part in the exchange.
 #[derive(Debug)]
 pub enum Side {
-    Console(ConsoleInput),
+    /// The server's stdin, split into replies (its last line may lack a `\n`).
+    Console(LineBuf),
     Client(SocketAddr),
 }
 
@@ -127,7 +127,7 @@ impl Handler for Classic {
     fn connected(&mut self, _ctx: &mut Context<'_>, id: ConnId, info: &ConnInfo) -> Side {
         if info.origin == Origin::Stdio {
             self.console = Some(id);
-            return Side::Console(ConsoleInput::new(self.max_line));
+            return Side::Console(LineBuf::new(self.max_line));
         }
         Side::Client(info.peer)
     }
@@ -136,7 +136,10 @@ impl Handler for Classic {
         let Some(id) = ctx.id() else { return data.len() };
         match side {
             Side::Console(input) => {
-                input.push(data, |line| self.console_line(line));
+                input.push(data);
+                while let Some(line) = input.pop() {
+                    self.console_line(line);
+                }
                 if self.replies.len() >= MAX_READ_AHEAD && !self.stdin_paused {
                     self.stdin_paused = true;
                     ctx.pause_reading(id);
@@ -174,7 +177,10 @@ impl Handler for Classic {
     fn eof(&mut self, side: &mut Side, ctx: &mut Context<'_>) {
         match side {
             Side::Console(input) => {
-                input.finish(|line| self.console_line(line));
+                input.end();
+                while let Some(line) = input.pop() {
+                    self.console_line(line);
+                }
                 info!("console input ended: {} replies left to send", self.replies.len());
                 self.answer(ctx);
             }

@@ -19,9 +19,10 @@
 //! dropped member at least knows that it missed something. Lines from one sender reach every
 //! member in the order sent, because each member's queue is first in, first out.
 //!
-//! **Lines** are at most `max_line` bytes (see [`line`]); a longer one is refused with an
-//! error line, and so is a line that is not UTF-8. A member's last line is only taken once
-//! its `\n` arrives: an unterminated line before the member's EOF is dropped.
+//! **Lines** are at most `max_line` bytes (see [`crate::protocols::lines`]); a longer one is
+//! refused with an error line as soon as it is known to be too long, and so is a line that
+//! is not UTF-8. A member's last line is only taken once its `\n` arrives: an unterminated
+//! line before the member's EOF is dropped.
 //!
 //! **The console** (`sockloop serve chat --console`): the server's stdin/stdout join the
 //! room as the member `server`. What is typed there goes to everyone as `server: text`,
@@ -36,15 +37,12 @@
 pub mod classic;
 pub mod client;
 pub mod command;
-pub mod console;
-pub mod line;
 pub mod nick;
 pub mod room;
 
+use crate::protocols::lines::{Line, LineBuf, Lines};
 use crate::{CloseReason, ConnId, ConnInfo, Context, Handler, Origin};
 use command::{Command, HELP};
-use console::ConsoleInput;
-use line::{Line, Lines};
 use log::{debug, info, warn};
 use room::{NickError, Room};
 use std::io::Write;
@@ -67,8 +65,9 @@ macro_rules! format_into {
 pub enum Peer {
     /// A member; its nick lives in the [`Room`], its line splitting here.
     Member(Lines),
-    /// The server's stdin/stdout.
-    Console(ConsoleInput),
+    /// The server's stdin/stdout. Its partial line is kept here rather than by the reactor:
+    /// stdin's last line may have no `\n`, and nothing is handed back after its end.
+    Console(LineBuf),
     /// Has left (quit, or dropped): its remaining bytes and its close mean nothing now.
     Gone,
 }
@@ -208,7 +207,7 @@ impl Handler for Chat {
         if info.origin == Origin::Stdio {
             self.console = Some(id);
             self.room.join_console(id);
-            return Peer::Console(ConsoleInput::new(self.max_line));
+            return Peer::Console(LineBuf::new(self.max_line));
         }
         let others = self.room.len();
         let nick = self.room.join_guest(id);
@@ -236,9 +235,10 @@ impl Handler for Chat {
                 }
             }
             Peer::Console(input) => {
-                input.push(data, |line| {
+                input.push(data);
+                while let Some(line) = input.pop() {
                     self.on_line(ctx, id, line);
-                });
+                }
                 data.len()
             }
             Peer::Gone => data.len(),
@@ -251,9 +251,10 @@ impl Handler for Chat {
         match peer {
             Peer::Console(input) => {
                 let Some(id) = ctx.id() else { return };
-                input.finish(|line| {
+                input.end();
+                while let Some(line) = input.pop() {
                     self.on_line(ctx, id, line);
-                });
+                }
                 info!("console input ended; the room is still shown here");
             }
             Peer::Member(_) | Peer::Gone => ctx.close(),

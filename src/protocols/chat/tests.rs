@@ -257,7 +257,7 @@ fn a_console_that_falls_behind_misses_lines_and_is_told_how_many() {
     let console = t.open_stdio();
     let a = t.accept();
     t.take_output(console);
-    let mut state = Peer::Console(ConsoleInput::new(MAX_LINE));
+    let mut state = Peer::Console(LineBuf::new(MAX_LINE));
     let asked = call(t.handler_mut(), console, |chat, ctx| chat.backlogged(&mut state, ctx, 2 << 20));
     assert!(asked.is_empty(), "the console is never dropped: {asked:?}");
     t.feed(a, b"one\ntwo\n/msg server psst\n");

@@ -91,24 +91,6 @@ impl Hashing {
     }
 }
 
-/// Hashes a whole file at once, with blocking reads: for a client before its loop starts
-/// (the existing part of a resumed download), never inside a server's loop.
-pub fn hash_prefix(file: &File, len: u64) -> io::Result<blake3::Hasher> {
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0; STEP];
-    let mut done = 0;
-    while done < len {
-        let want = (len - done).min(buf.len() as u64) as usize;
-        let n = file.read_at(&mut buf[..want], done)?;
-        if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file got shorter"));
-        }
-        hasher.update(&buf[..n]);
-        done += n as u64;
-    }
-    Ok(hasher)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,8 +111,6 @@ mod tests {
         };
         assert_eq!(got, blake3::hash(&data));
         assert_eq!(steps, data.len().div_ceil(4096));
-        assert_eq!(hash_prefix(&f, 500).expect("hash").finalize(), blake3::hash(&data[..500]));
-        assert!(Hashing::new(data.len() as u64 + 1).step(&f, &mut vec![0; 1 << 20]).is_ok());
         let mut short = Hashing::new(data.len() as u64 + 1);
         let mut big = vec![0; 1 << 20];
         assert!(short.step(&f, &mut big).expect("first").is_none());

@@ -15,7 +15,7 @@ use log::{error, info, warn};
 use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -61,7 +61,7 @@ impl ClassicServer {
     }
 }
 
-fn open_regular(path: &PathBuf) -> io::Result<(File, u64)> {
+fn open_regular(path: &Path) -> io::Result<(File, u64)> {
     let file = File::open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {

@@ -1,20 +1,22 @@
 //! The downloading side (`sockloop get`), for our protocol and the classic one.
 //!
-//! It writes what arrives to a sink (the CLI's `.part` file) and hashes it on the way, and
-//! ends in an [`Outcome`] that says whether the sink now holds the whole file, checked. It
-//! never decides what happens to the file on disk: the CLI renames the part file only on
-//! [`Outcome::Complete`].
+//! It writes what arrives to a [`Sink`] (the CLI's `.part` file), which also computes the
+//! checksum, and ends in an [`Outcome`] that says whether the sink now holds the whole file,
+//! checked. It never decides what happens to the file on disk: the CLI renames the part file
+//! only on [`Outcome::Complete`].
 //!
 //! Writing to the sink from inside the loop is blocking IO, one read's worth (at most the
-//! reactor's scratch buffer, 64 KiB) at a time. That is acceptable in a client, which has
-//! this one connection to serve; a server would never do it.
+//! reactor's scratch buffer) at a time, and so is waiting for the checksum at the end. That
+//! is acceptable in a client, which has this one connection to serve; a server would never
+//! do it.
 
 use super::classic::{AUTH_ERROR, AUTH_SUCCESS};
+use super::sink::Sink;
 use super::wire::{self, MAX_LINE, Reply};
 use crate::protocols::lines::next_line;
 use crate::{CloseReason, ConnId, ConnInfo, Context, Handler};
 use log::{debug, info};
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 
 /// The tag of the client's outbound connects.
@@ -26,19 +28,6 @@ pub enum Mode {
     Ours { token: Vec<u8>, name: Vec<u8> },
     /// Send the key, read `AUTH_SUCCESS`, then bytes until the server closes.
     Classic { key: Vec<u8> },
-}
-
-/// Where the download starts: at 0, or after a part already on disk (our protocol only).
-pub struct Start {
-    pub offset: u64,
-    /// The part's bytes already hashed: the checksum covers the whole file.
-    pub hasher: blake3::Hasher,
-}
-
-impl Start {
-    pub fn fresh() -> Start {
-        Start { offset: 0, hasher: blake3::Hasher::new() }
-    }
 }
 
 /// What the observer (a progress bar) is told.
@@ -84,7 +73,6 @@ pub struct GetClient<W> {
     attempt: usize,
     mode: Mode,
     sink: W,
-    hasher: blake3::Hasher,
     /// Bytes of the file the sink holds.
     received: u64,
     offset: u64,
@@ -92,17 +80,18 @@ pub struct GetClient<W> {
     observer: Box<dyn FnMut(Progress)>,
 }
 
-impl<W: Write> GetClient<W> {
+impl<W: Sink> GetClient<W> {
     /// `addrs` are tried in order; the caller starts the connect to the first with [`TAG`].
-    pub fn new(addrs: Vec<SocketAddr>, mode: Mode, sink: W, start: Start) -> Self {
+    /// `offset`: the bytes of the file the sink holds already (a resumed download; our
+    /// protocol only). The checksum covers the whole file, so the sink must include them.
+    pub fn new(addrs: Vec<SocketAddr>, mode: Mode, sink: W, offset: u64) -> Self {
         GetClient {
             addrs,
             attempt: 0,
             mode,
             sink,
-            hasher: start.hasher,
-            received: start.offset,
-            offset: start.offset,
+            received: offset,
+            offset,
             state: State::Connecting,
             observer: Box::new(|_| {}),
         }
@@ -192,7 +181,7 @@ impl<W: Write> GetClient<W> {
         }
     }
 
-    /// File bytes: into the sink and the hasher.
+    /// File bytes: into the sink.
     fn receive(&mut self, ctx: &mut Context<'_>, data: &[u8]) {
         let State::Receiving { size, .. } = self.state else { return };
         let take = size.map_or(data.len(), |s| (s - self.received).min(data.len() as u64) as usize);
@@ -200,7 +189,6 @@ impl<W: Write> GetClient<W> {
             ctx.abort();
             return self.finish(ctx, Outcome::Failed(format!("cannot write the file: {e}")));
         }
-        self.hasher.update(&data[..take]);
         self.received += take as u64;
         (self.observer)(Progress::Received(self.received));
         if take < data.len() {
@@ -215,10 +203,10 @@ impl<W: Write> GetClient<W> {
         if self.received < size {
             return;
         }
-        let got = self.hasher.finalize();
-        let outcome = match expected {
-            Some(expected) if expected != got => Outcome::Corrupt { expected, got },
-            _ => Outcome::Complete { size, checksum: got },
+        let outcome = match (self.sink.checksum(), expected) {
+            (Err(e), _) => Outcome::Failed(format!("cannot compute the checksum: {e}")),
+            (Ok(got), Some(expected)) if expected != got => Outcome::Corrupt { expected, got },
+            (Ok(got), _) => Outcome::Complete { size, checksum: got },
         };
         self.finish(ctx, outcome);
     }
@@ -227,9 +215,10 @@ impl<W: Write> GetClient<W> {
     fn ended(&mut self, ctx: &mut Context<'_>, clean: bool, why: String) {
         let outcome = match self.state {
             // Classic: the close is the end of the file.
-            State::Receiving { size: None, .. } if clean => {
-                Outcome::Complete { size: self.received, checksum: self.hasher.finalize() }
-            }
+            State::Receiving { size: None, .. } if clean => match self.sink.checksum() {
+                Ok(checksum) => Outcome::Complete { size: self.received, checksum },
+                Err(e) => Outcome::Failed(format!("cannot compute the checksum: {e}")),
+            },
             State::Receiving { size, .. } => Outcome::Interrupted { received: self.received, size, why },
             _ => Outcome::Failed(format!("{why} before sending the file")),
         };
@@ -237,7 +226,7 @@ impl<W: Write> GetClient<W> {
     }
 }
 
-impl<W: Write> Handler for GetClient<W> {
+impl<W: Sink> Handler for GetClient<W> {
     type Conn = ();
 
     fn connected(&mut self, ctx: &mut Context<'_>, _id: ConnId, info: &ConnInfo) {

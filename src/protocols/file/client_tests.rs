@@ -1,7 +1,7 @@
 //! The client state machine on a [`TestTransport`], with a `Vec` as the file on disk.
 
 use super::client::TAG;
-use super::{GetClient, Mode, Outcome, Progress, Start};
+use super::{GetClient, Hashed, Mode, Outcome, Progress};
 use crate::ConnId;
 use crate::testing::TestTransport;
 use std::cell::RefCell;
@@ -12,9 +12,9 @@ fn server() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 7000))
 }
 
-fn ours(start: Start) -> (TestTransport<GetClient<Vec<u8>>>, ConnId) {
+fn ours(sink: Hashed<Vec<u8>>, offset: u64) -> (TestTransport<GetClient<Hashed<Vec<u8>>>>, ConnId) {
     let mode = Mode::Ours { token: b"tok".to_vec(), name: b"my notes.txt".to_vec() };
-    let mut t = TestTransport::new(GetClient::new(vec![server()], mode, Vec::new(), start));
+    let mut t = TestTransport::new(GetClient::new(vec![server()], mode, sink, offset));
     let c = t.complete_connect(TAG, server());
     (t, c)
 }
@@ -26,11 +26,11 @@ fn reply(content: &[u8]) -> Vec<u8> {
 
 #[test]
 fn auth_and_get_go_out_together_and_a_checked_file_completes() {
-    let (mut t, c) = ours(Start::fresh());
+    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
     assert_eq!(t.take_output(c), b"AUTH tok\nGET my%20notes.txt 0\n");
     t.feed(c, &reply(b"hello"));
     assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { size: 5, .. })));
-    assert_eq!(t.handler().sink(), b"hello");
+    assert_eq!(t.handler().sink().get_ref(), b"hello");
     assert!(t.closed(c).is_some() && t.stop_requested());
 }
 
@@ -39,11 +39,11 @@ fn any_split_of_the_reply_gives_the_same_file() {
     let content: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
     let stream = reply(&content);
     for cut in 0..stream.len() {
-        let (mut t, c) = ours(Start::fresh());
+        let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
         t.feed(c, &stream[..cut]);
         t.feed(c, &stream[cut..]);
         assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { .. })), "cut at {cut}");
-        assert_eq!(t.handler().sink(), &content, "cut at {cut}");
+        assert_eq!(t.handler().sink().get_ref(), &content, "cut at {cut}");
     }
 }
 
@@ -51,18 +51,18 @@ fn any_split_of_the_reply_gives_the_same_file() {
 fn resume_asks_from_the_offset_and_checks_the_whole_file() {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"hel");
-    let (mut t, c) = ours(Start { offset: 3, hasher });
+    let (mut t, c) = ours(Hashed::resuming(Vec::new(), hasher), 3);
     assert_eq!(t.take_output(c), b"AUTH tok\nGET my%20notes.txt 3\n");
     let head = format!("OK\nFILE 5 {}\n", blake3::hash(b"hello").to_hex());
     t.feed(c, head.as_bytes());
     t.feed(c, b"lo");
     assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { size: 5, .. })));
-    assert_eq!(t.handler().sink(), b"lo", "only the rest is written");
+    assert_eq!(t.handler().sink().get_ref(), b"lo", "only the rest is written");
 }
 
 #[test]
 fn wrong_bytes_are_corrupt() {
-    let (mut t, c) = ours(Start::fresh());
+    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
     let head = format!("OK\nFILE 5 {}\n", blake3::hash(b"hello").to_hex());
     t.feed(c, head.as_bytes());
     t.feed(c, b"jello");
@@ -71,25 +71,25 @@ fn wrong_bytes_are_corrupt() {
 
 #[test]
 fn refusals_cuts_and_excess_are_told_apart() {
-    let (mut t, c) = ours(Start::fresh());
+    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
     t.feed(c, b"OK\nERR 404 not found\n");
     match t.handler().outcome() {
         Some(Outcome::Refused { code: 404, message }) => assert_eq!(message, "not found"),
         other => panic!("{other:?}"),
     }
 
-    let (mut t, c) = ours(Start::fresh());
+    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
     let stream = reply(b"hello");
     t.feed(c, &stream[..stream.len() - 2]);
     t.eof(c);
     assert!(matches!(t.handler().outcome(), Some(Outcome::Interrupted { received: 3, size: Some(5), .. })));
 
-    let (mut t, c) = ours(Start::fresh());
+    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
     t.feed(c, b"OK\n");
     t.reset(c);
     assert!(matches!(t.handler().outcome(), Some(Outcome::Failed(_))));
 
-    let (mut t, c) = ours(Start::fresh());
+    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
     t.feed(c, &[reply(b"hello"), b"!".to_vec()].concat());
     assert!(matches!(t.handler().outcome(), Some(Outcome::Failed(m)) if m.contains("more than")));
 }
@@ -99,7 +99,7 @@ fn progress_is_reported() {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let log = seen.clone();
     let mode = Mode::Ours { token: b"tok".to_vec(), name: b"f".to_vec() };
-    let client = GetClient::new(vec![server()], mode, Vec::new(), Start::fresh())
+    let client = GetClient::new(vec![server()], mode, Hashed::new(Vec::new()), 0)
         .observe(move |p| log.borrow_mut().push(p));
     let mut t = TestTransport::new(client);
     let c = t.complete_connect(TAG, server());
@@ -107,9 +107,9 @@ fn progress_is_reported() {
     assert_eq!(*seen.borrow(), [Progress::Started { offset: 0, size: Some(3) }, Progress::Received(3)]);
 }
 
-fn classic() -> (TestTransport<GetClient<Vec<u8>>>, ConnId) {
+fn classic() -> (TestTransport<GetClient<Hashed<Vec<u8>>>>, ConnId) {
     let mode = Mode::Classic { key: b"SECRET_KEY".to_vec() };
-    let mut t = TestTransport::new(GetClient::new(vec![server()], mode, Vec::new(), Start::fresh()));
+    let mut t = TestTransport::new(GetClient::new(vec![server()], mode, Hashed::new(Vec::new()), 0));
     let c = t.complete_connect(TAG, server());
     assert_eq!(t.take_output(c), b"SECRET_KEY", "the bare key, one write");
     (t, c)
@@ -124,7 +124,7 @@ fn classic_keeps_bytes_glued_to_auth_success_and_ends_at_the_close() {
     assert!(t.handler().outcome().is_none(), "{:?}", t.handler().outcome());
     t.eof(c);
     assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { size: 6, .. })));
-    assert_eq!(t.handler().sink(), b"abcdef");
+    assert_eq!(t.handler().sink().get_ref(), b"abcdef");
 }
 
 #[test]

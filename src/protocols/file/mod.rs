@@ -46,13 +46,15 @@ pub mod classic;
 pub mod client;
 pub mod paths;
 pub mod server;
+pub mod sink;
 pub mod wire;
 
 pub use auth::Secret;
 pub use classic::ClassicServer;
-pub use client::{GetClient, Mode, Outcome, Progress, Start};
+pub use client::{GetClient, Mode, Outcome, Progress};
 pub use paths::Root;
 pub use server::FileServer;
+pub use sink::{Hashed, PartFile, Sink};
 
 #[cfg(test)]
 mod client_tests;

@@ -166,3 +166,32 @@ fn a_request_split_across_reads_is_answered_once_whole() {
     }
     assert_eq!(f.t.take_output(c), [b"OK\n".to_vec(), header(b"hello"), b"hello".to_vec()].concat());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// However the client's bytes are cut into reads, the answers are the same.
+    #[test]
+    fn any_split_of_the_requests_gives_the_same_answers(cuts in proptest::collection::vec(0usize..60, 0..6)) {
+        let input = b"AUTH tok\nGET hello.txt 1\nGET nope\r\nGET sub\nGET hello.txt\n";
+        let mut f = fixture();
+        let c = f.t.accept();
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|n| n.min(input.len())).collect();
+        cuts.sort_unstable();
+        let mut at = 0;
+        for cut in cuts.into_iter().chain([input.len()]) {
+            f.t.feed(c, &input[at..cut]);
+            at = cut;
+        }
+        let want = [
+            b"OK\n".to_vec(),
+            header(b"hello"),
+            b"ello".to_vec(),
+            b"ERR 404 not found\n".to_vec(),
+            b"ERR 403 is a directory\n".to_vec(),
+            header(b"hello"),
+            b"hello".to_vec(),
+        ];
+        proptest::prop_assert_eq!(f.t.take_output(c), want.concat());
+    }
+}

@@ -10,13 +10,14 @@
 //! - [`server`]: the server; delays are reactor timers keyed to a bounded table of
 //!   [`pending`] replies, loss and delay come from a seeded [`impair`]ment ([`rng`]), and
 //!   each peer's receive size from its own [`calibration`].
-//! - [`client`]: one probe per interval, ping(8) output; the probes are kept in a
+//! - [`client`]: one probe per interval, ping(8) lines ([`event`]); the probes are kept in a
 //!   [`probes`] log, summarised ([`summary`]), tabulated per second ([`table`]), plotted
 //!   ([`plot`]) and exported ([`export`]).
 //! - [`flood`]: many senders, each its own socket, from one thread: datagrams/s and loss.
 
 pub mod calibration;
 pub mod client;
+pub mod event;
 pub mod export;
 pub mod flood;
 pub mod impair;
@@ -31,8 +32,9 @@ pub mod table;
 mod tests;
 pub mod wire;
 
-pub use client::{Event, PingClient, PingOptions};
-pub use flood::{Flood, FloodOptions, FloodReport};
+pub use client::{PingClient, PingOptions};
+pub use event::{Event, ReplyKind};
+pub use flood::{Flood, FloodOptions, FloodReport, Latency};
 pub use impair::{Fate, Impair, Impairment};
 pub use server::{Counters, PingServer, ServerOptions};
 

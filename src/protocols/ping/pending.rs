@@ -20,10 +20,14 @@ pub enum Body {
 }
 
 impl Body {
-    pub fn bytes(self) -> Vec<u8> {
+    /// The reply's bytes, in `buf` (reused from reply to reply) when they must be built.
+    pub fn bytes(self, buf: &mut Vec<u8>) -> &[u8] {
         match self {
-            Body::Classic => super::ACK.as_bytes().to_vec(),
-            Body::Numbered(header, len) => header.reply(len),
+            Body::Classic => super::ACK.as_bytes(),
+            Body::Numbered(header, len) => {
+                header.write_reply(len, buf);
+                buf
+            }
         }
     }
 }

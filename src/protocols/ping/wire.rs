@@ -38,11 +38,20 @@ impl Header {
 
     /// The sockloop server's reply to a probe of `len` bytes.
     pub fn reply(self, len: usize) -> Vec<u8> {
-        let mut out = format!("{} PING {} {};", super::ACK, self.seq, self.sent_ns).into_bytes();
+        let mut out = Vec::with_capacity(len.max(MAX_HEADER + super::ACK.len() + 1));
+        self.write_reply(len, &mut out);
+        out
+    }
+
+    /// [`Header::reply`] into `out` (cleared first), so a server can reuse one buffer.
+    pub fn write_reply(self, len: usize, out: &mut Vec<u8>) {
+        use std::io::Write;
+        out.clear();
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{} PING {} {};", super::ACK, self.seq, self.sent_ns);
         if out.len() < len {
             out.resize(len, PAD);
         }
-        out
     }
 
     /// Reads the header at the start of `data`, if it is one of ours.
