@@ -2,7 +2,8 @@
 # The file-transfer benchmark behind BENCHMARKS.md "## file": a 1 GiB file over loopback,
 #   - sockloop serve file (sendfile, and --no-sendfile) vs nc and socat serving the same file,
 #     each read by the same client (nc), then end to end with sockloop get (checksum + rename),
-#   - server RSS growth during the transfers (VmRSS sampled every 10 ms),
+#   - server RSS growth during the transfers: the kernel's own peak (VmHWM), reset before each
+#     transfer with /proc/PID/clear_refs, so no sampler competes with the transfer for the CPU,
 #   - PAR parallel `sockloop get`s from the one server thread (and socat's fork-per-client).
 # Every contender runs RUNS times, interleaved, in this one run; the table gives best and median.
 #
@@ -52,7 +53,8 @@ wait_port() { # until something listens on 127.0.0.1:$1
     echo "nothing listens on port $1" >&2; return 1
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+rss_kb() { awk "/$2/ {print \$2}" "/proc/$1/status"; } # PID VmRSS|VmHWM
+reset_peak() { echo 5 > "/proc/$1/clear_refs"; }           # VmHWM := VmRSS
 
 SF_PORT=$BASE_PORT RW_PORT=$((BASE_PORT + 1)) P=$((BASE_PORT + 2))
 RUST_LOG=warn "$BIN" serve file --root "$WORK/root" --listen "127.0.0.1:$SF_PORT" >/dev/null &
@@ -71,19 +73,16 @@ done
 declare -A TIMES RSS GROW
 run() {
     local name=$1 spid=$2; shift 2
-    local base=0 sampler= peak=0
+    local base=0 peak=0
     if [ -n "$spid" ]; then
-        base=$(rss_kb "$spid")
-        (while :; do rss_kb "$spid"; sleep 0.01; done) > "$OUT/rss" 2>/dev/null &
-        sampler=$!
+        reset_peak "$spid"
+        base=$(rss_kb "$spid" VmRSS)
     fi
     local t0; t0=$(now_ms)
     "$@" > /dev/null
     TIMES[$name]+="$(($(now_ms) - t0)) "
-    if [ -n "$sampler" ]; then
-        kill "$sampler"; wait "$sampler" 2>/dev/null || true
-        peak=$(sort -n "$OUT/rss" | tail -1)
-        peak=${peak:-$base}
+    if [ -n "$spid" ]; then
+        peak=$(rss_kb "$spid" VmHWM)
         local grow=$((peak - base))
         [ -n "${GROW[$name]:-}" ] && [ "${GROW[$name]}" -ge "$grow" ] || {
             GROW[$name]=$grow
@@ -145,11 +144,10 @@ done
 par_size=$(numfmt --from=iec "$PAR_SIZE")
 par_run() { # LABEL SERVER_PID CLIENT_COMMAND_PREFIX...: PAR clients at once
     local label=$1 spid=$2; shift 2
-    local base; base=$([ -n "$spid" ] && rss_kb "$spid" || echo 0)
-    local sampler=
+    local base=0
     if [ -n "$spid" ]; then
-        (while :; do rss_kb "$spid"; sleep 0.01; done) > "$OUT/rss" 2>/dev/null &
-        sampler=$!
+        reset_peak "$spid"
+        base=$(rss_kb "$spid" VmRSS)
     fi
     local cpu0=0; [ -n "$spid" ] && cpu0=$(awk '{print $14+$15}' "/proc/$spid/stat")
     local t0; t0=$(now_ms)
@@ -161,9 +159,8 @@ par_run() { # LABEL SERVER_PID CLIENT_COMMAND_PREFIX...: PAR clients at once
     wait "${pids[@]}"
     local total=$(($(now_ms) - t0))
     local grow=-
-    if [ -n "$sampler" ]; then
-        kill "$sampler"; wait "$sampler" 2>/dev/null || true
-        local peak; peak=$(sort -n "$OUT/rss" | tail -1)
+    if [ -n "$spid" ]; then
+        local peak; peak=$(rss_kb "$spid" VmHWM)
         grow="$base -> $peak KiB (+$((peak - base)))"
         cpu=$(( ($(awk '{print $14+$15}' "/proc/$spid/stat") - cpu0) * 10 ))
     else

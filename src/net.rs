@@ -28,9 +28,14 @@ pub fn tcp_listener(addr: SocketAddr, backlog: i32) -> io::Result<mio::net::TcpL
     Ok(mio::net::TcpListener::from_std(socket.into()))
 }
 
-/// A non-blocking UDP socket, dual-stack on `[::]` like [`tcp_listener`].
-pub fn udp_socket(addr: SocketAddr) -> io::Result<mio::net::UdpSocket> {
+/// A non-blocking UDP socket, dual-stack on `[::]` like [`tcp_listener`]. `recv_buffer`
+/// sets SO_RCVBUF: a flood from many senders overflows the kernel's default (about 208 KiB)
+/// between two turns of the loop, and those datagrams are lost before we ever see them.
+pub fn udp_socket(addr: SocketAddr, recv_buffer: Option<usize>) -> io::Result<mio::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Some(bytes) = recv_buffer {
+        socket.set_recv_buffer_size(bytes)?;
+    }
     if addr.is_ipv6() {
         socket.set_only_v6(!addr.ip().is_unspecified())?;
     }

@@ -4,8 +4,11 @@
 //! Every wait is bounded: a socket read timeout or a deadline.
 
 mod common;
+#[path = "support/process.rs"]
+mod process;
 
 use common::{IO_TIMEOUT, Server};
+use process::{ServeProc, run};
 use sockloop::protocols::ping::wire::Header;
 use sockloop::protocols::ping::{
     ACK, CALIBRATED, Counters, Fate, Impair, Impairment, PingServer, REMOTE_STOP_DISABLED, STOPPING,
@@ -13,14 +16,11 @@ use sockloop::protocols::ping::{
 };
 use sockloop::{Config, Reactor};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sockloop");
 
 /// A ping server on its own thread, on `addr` (port 0); stopping it returns its counters.
 fn in_process<I: Impair + Send + 'static>(addr: SocketAddr, impair: I) -> (Server<Counters>, SocketAddr) {
@@ -59,119 +59,53 @@ fn recv(s: &UdpSocket) -> Vec<u8> {
     buf
 }
 
-/// A `sockloop serve udp-ping` process; killed on drop.
-struct Process {
-    child: Child,
-    addr: SocketAddr,
+/// `sockloop serve udp-ping ARGS`, with its `listening on` lines read.
+fn serve(args: &[&str]) -> ServeProc {
+    ServeProc::start(&[&["udp-ping"][..], args].concat())
 }
 
-impl Process {
-    fn serve(args: &[&str]) -> Process {
-        let mut child = Command::new(BIN)
-            .args(["serve", "udp-ping"])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn sockloop");
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().expect("stdout");
-        // Reads every line, so the `stats:` line at exit finds a reader.
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx.recv_timeout(IO_TIMEOUT).expect("a `listening on` line");
-        let addr = line.trim().strip_prefix("listening on ").and_then(|a| a.parse().ok());
-        Process { child, addr: addr.unwrap_or_else(|| panic!("unexpected line {line:?}")) }
-    }
-
-    /// Waits (bounded) for the process to exit by itself.
-    fn exited(&mut self) -> bool {
-        let deadline = Instant::now() + IO_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.success();
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        panic!("the server did not stop within {IO_TIMEOUT:?}");
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `sockloop ping ARGS` to its end (bounded); returns the exit status's success and stdout.
+/// Runs `sockloop ping ARGS` to its end (bounded); returns its success and its stdout.
 fn ping(args: &[&str]) -> (bool, String) {
-    let mut child = Command::new(BIN)
-        .arg("ping")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sockloop ping");
-    let mut out = child.stdout.take().expect("stdout");
-    let reader = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = out.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let Output { stderr, .. } = child.wait_with_output().expect("wait");
-            panic!("sockloop ping did not finish: {}", String::from_utf8_lossy(&stderr));
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    (status.success(), reader.join().expect("reader"))
+    let (status, out, _) = run(&[&["ping"][..], args].concat(), b"");
+    (status.success(), String::from_utf8_lossy(&out).into_owned())
 }
 
 #[test]
 fn the_classic_client_exchange_byte_for_byte_then_a_remote_stop() {
-    let mut server = Process::serve(&["--listen", "127.0.0.1:0", "--classic", "--allow-remote-stop"]);
-    let s = client(server.addr);
-    assert_eq!(ask(&s, server.addr, b"C 1024"), CALIBRATED.as_bytes());
+    let server = serve(&["--listen", "127.0.0.1:0", "--classic", "--allow-remote-stop"]);
+    let s = client(server.addr());
+    assert_eq!(ask(&s, server.addr(), b"C 1024"), CALIBRATED.as_bytes());
     assert_eq!(CALIBRATED.len(), 33);
     // 10% loss: ask until one probe is answered (at most a few tries).
     s.set_read_timeout(Some(Duration::from_millis(800))).unwrap();
     let acked = (0..20).find_map(|_| {
-        s.send_to(b"Hello Server", server.addr).expect("send");
+        s.send_to(b"Hello Server", server.addr()).expect("send");
         let mut buf = [0; 1024];
         s.recv_from(&mut buf).ok().map(|(n, _)| buf[..n].to_vec())
     });
     assert_eq!(acked.as_deref(), Some(ACK.as_bytes()), "19 bytes");
     // A late ack of an earlier try (delays reach 500 ms) may still come: skip those.
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.send_to(b"exit", server.addr).expect("send");
+    s.send_to(b"exit", server.addr()).expect("send");
     let answer = std::iter::repeat_with(|| recv(&s)).find(|d| d != ACK.as_bytes());
     assert_eq!(answer.as_deref(), Some(STOPPING.as_bytes()), "never dropped, 20 bytes");
-    assert!(server.exited(), "the server stopped and exited 0");
+    let (status, rest) = server.wait();
+    assert!(status.success(), "the server stopped by itself and exited 0: {status}");
+    assert!(rest.iter().any(|l| l.starts_with("stats: ")), "{rest:?}");
 }
 
 #[test]
 fn exit_without_the_flag_is_refused_and_the_server_keeps_serving() {
-    let server = Process::serve(&["--listen", "127.0.0.1:0"]);
-    let s = client(server.addr);
-    assert_eq!(ask(&s, server.addr, b"exit"), REMOTE_STOP_DISABLED.as_bytes());
-    assert_eq!(ask(&s, server.addr, b"Hello Server"), ACK.as_bytes());
+    let server = serve(&["--listen", "127.0.0.1:0"]);
+    let s = client(server.addr());
+    assert_eq!(ask(&s, server.addr(), b"exit"), REMOTE_STOP_DISABLED.as_bytes());
+    assert_eq!(ask(&s, server.addr(), b"Hello Server"), ACK.as_bytes());
 }
 
 #[test]
 fn seeded_loss_drops_exactly_the_probes_the_rng_dictates() {
-    let server = Process::serve(&["--listen", "127.0.0.1:0", "--loss", "0.1", "--seed", "7"]);
-    let s = client(server.addr);
+    let server = serve(&["--listen", "127.0.0.1:0", "--loss", "0.1", "--seed", "7"]);
+    let s = client(server.addr());
     let n = 300;
     // Replies are read as they come, so no receive buffer overflows and drops on its own.
     let reader = s.try_clone().expect("clone");
@@ -186,7 +120,7 @@ fn seeded_loss_drops_exactly_the_probes_the_rng_dictates() {
         answered
     });
     for seq in 1..=n {
-        s.send_to(&Header { seq, sent_ns: seq }.probe(64), server.addr).expect("send");
+        s.send_to(&Header { seq, sent_ns: seq }.probe(64), server.addr()).expect("send");
         // Paced, so the server's receive buffer never overflows either.
         thread::sleep(Duration::from_micros(200));
     }
@@ -200,10 +134,10 @@ fn seeded_loss_drops_exactly_the_probes_the_rng_dictates() {
 
 #[test]
 fn sockloop_ping_measures_the_seeded_loss() {
-    let server = Process::serve(&["--listen", "127.0.0.1:0", "--loss", "10%", "--seed", "1"]);
+    let server = serve(&["--listen", "127.0.0.1:0", "--loss", "10%", "--seed", "1"]);
     let mut replay = Impairment::new(0.1, Duration::ZERO..=Duration::ZERO, 1);
     let received = (0..40).filter(|_| !replay.next_fate().dropped).count();
-    let addr = server.addr.to_string();
+    let addr = server.addr().to_string();
     // A generous window: on a loaded test machine a reply can take longer than 5 ms.
     let (ok, out) = ping(&[&addr, "--count", "40", "--interval", "5ms", "--timeout", "2s"]);
     assert!(ok, "{out}");
@@ -272,9 +206,9 @@ fn malformed_and_oversized_datagrams_are_counted_and_ignored() {
 
 #[test]
 fn ipv6_server_and_client() {
-    let server = Process::serve(&["--listen", "[::1]:0"]);
-    assert!(server.addr.is_ipv6());
-    let (ok, out) = ping(&[&server.addr.to_string(), "-c", "3", "-i", "20ms", "--json"]);
+    let server = serve(&["--listen", "[::1]:0"]);
+    assert!(server.addr().is_ipv6());
+    let (ok, out) = ping(&[&server.addr().to_string(), "-c", "3", "-i", "20ms", "--json"]);
     assert!(ok, "{out}");
     let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
     assert_eq!(doc["summary"]["received"], 3);
@@ -296,9 +230,9 @@ fn nothing_back_is_100_percent_loss_and_exit_status_1() {
 
 #[test]
 fn flood_from_many_sockets_on_one_thread() {
-    let server = Process::serve(&["--listen", "127.0.0.1:0"]);
+    let server = serve(&["--listen", "127.0.0.1:0"]);
     let (ok, out) =
-        ping(&[&server.addr.to_string(), "--flood", "--senders", "50", "--duration", "300ms", "--json"]);
+        ping(&[&server.addr().to_string(), "--flood", "--senders", "50", "--duration", "300ms", "--json"]);
     assert!(ok, "{out}");
     let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
     assert_eq!(report["senders"], 50);
@@ -308,7 +242,7 @@ fn flood_from_many_sockets_on_one_thread() {
 #[test]
 fn help_shows_examples() {
     for args in [&["ping", "--help"][..], &["serve", "udp-ping", "--help"]] {
-        let out = Command::new(BIN).args(args).output().expect("run sockloop");
+        let out = Command::new(process::BIN).args(args).output().expect("run sockloop");
         assert!(out.status.success(), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"), "{args:?}");
     }

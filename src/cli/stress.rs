@@ -15,7 +15,10 @@ Examples:
   sockloop stress echo 127.0.0.1:7000 --clients 100 --size 16K --pipeline 4
   sockloop stress echo 127.0.0.1:7000 --rate 50000 --json           # open loop
   sockloop stress echo 127.0.0.1:7000 --clients 20000 --bind 127.0.0.2 --bind 127.0.0.3
-  sockloop stress greet 127.0.0.1:7001 --clients 200 --plot greet.svg")]
+  sockloop stress greet 127.0.0.1:7001 --clients 200 --plot greet.svg
+  sockloop stress framed 127.0.0.1:7000 --header u32 --clients 100
+  sockloop stress chat 127.0.0.1:7000 --clients 1000 --rate 100    # fan-out to 999 each
+  sockloop stress relay 127.0.0.1:7000 --clients 100 --pipeline 2  # pairs messaging each other")]
 pub struct StressArgs {
     #[command(flatten)]
     opts: stress::StressOptions,

@@ -6,7 +6,7 @@
 //! lock-step, so one read is one message.
 
 use crate::{ConnId, ConnInfo, Context, Handler};
-use log::info;
+use log::{debug, info};
 use std::net::SocketAddr;
 
 pub const REPLY: &[u8] = b"Acknowledgement";
@@ -40,7 +40,7 @@ impl Handler for Ack {
             info!("{peer}: exit");
             ctx.close();
         } else {
-            info!("{peer} says: {}", String::from_utf8_lossy(data));
+            debug!("{peer} says: {}", String::from_utf8_lossy(data));
             ctx.write(&self.reply);
         }
         data.len()

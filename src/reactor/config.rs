@@ -32,6 +32,8 @@ pub struct Config {
     pub scratch_size: usize,
     /// How many readiness events one poll may return.
     pub events_capacity: usize,
+    /// SO_RCVBUF for UDP sockets bound with `Reactor::bind_udp`; `None`: the kernel default.
+    pub udp_recv_buffer: Option<usize>,
     /// Bytes of a file range (`Context::send_file`) sent to one connection per readiness
     /// event before others get their turn: a fast reader must not starve the rest.
     pub write_budget: usize,
@@ -55,6 +57,7 @@ impl Default for Config {
             nodelay: true,
             scratch_size: 64 << 10,
             events_capacity: 1024,
+            udp_recv_buffer: None,
             write_budget: 1 << 20,
             sendfile: cfg!(target_os = "linux"),
         }

@@ -165,7 +165,7 @@ impl<H: Handler> Reactor<H> {
 
     /// Binds a UDP socket; datagrams go to [`Handler::datagram`] with the returned id.
     pub fn bind_udp(&mut self, addr: SocketAddr) -> io::Result<(ConnId, SocketAddr)> {
-        let mut sock = net::udp_socket(addr)?;
+        let mut sock = net::udp_socket(addr, self.config.udp_recv_buffer)?;
         let local = sock.local_addr()?;
         let entry = self.slab.vacant_entry();
         let id = ConnId::new(entry.key(), self.generations.next());
@@ -244,8 +244,14 @@ impl<H: Handler> Reactor<H> {
                     return Err(e);
                 }
             }
-            for event in events.iter() {
+            for (i, event) in events.iter().enumerate() {
                 self.stats.events.add(1);
+                // A long batch can take a while to serve: re-read the clock (a vDSO call, no
+                // syscall) so a reply timed late in the batch is not stamped with the turn's
+                // start. The first event uses the time just read after the poll.
+                if i > 0 {
+                    self.now = self.clock.now();
+                }
                 self.dispatch(event);
                 self.apply_effects();
             }

@@ -37,9 +37,10 @@ const NEXT_TURN: Duration = Duration::from_micros(1);
 /// just the end of the run cutting it short.
 const PENDING_IS_TIMEOUT_NS: u64 = SEC;
 
-/// The longest a load's set-up may take before the run is given up: a room of thousands
-/// fills in seconds even on a busy machine; one that has not filled in a minute never will.
-const SETUP_LIMIT: Duration = Duration::from_secs(60);
+/// A load's set-up is given up when no client has finished its own for this long: a room
+/// of thousands takes seconds to fill (every join is announced to everyone), but each
+/// member is in well within this; a server that answers no one never will be.
+const SETUP_QUIET_NS: u64 = 10 * SEC;
 
 /// After the run, a load still owed deliveries waits for them, checking this often...
 const DRAIN_POLL: Duration = Duration::from_millis(20);
@@ -54,6 +55,7 @@ const PROGRESS: u64 = 1;
 const RAMP: u64 = 2;
 const END: u64 = 3;
 const DRAIN: u64 = 4;
+const SETUP: u64 = 5;
 /// `BEGIN + client`: that client's next exchange is due (reconnecting protocols).
 const BEGIN: u64 = 1 << 32;
 
@@ -133,6 +135,8 @@ pub(crate) struct Stress<L> {
     ramp_ns: Option<u64>,
     /// When the load became ready and the measured run began (0 for loads with no set-up).
     begun_ns: Option<u64>,
+    /// Until then: clients whose set-up was over, and since when.
+    setup_progress: (u64, u64),
     end_timer: Option<TimerId>,
     /// When the measured run ended (sending stops).
     finished_ns: Option<u64>,
@@ -161,6 +165,7 @@ impl<L: Load> Stress<L> {
             resolved: 0,
             ramp_ns: None,
             begun_ns: None,
+            setup_progress: (0, 0),
             end_timer: None,
             finished_ns: None,
             drain: None,
@@ -191,17 +196,39 @@ impl<L: Load> Stress<L> {
         self.ramp(ctx);
         self.begin_if_ready(ctx);
         if self.begun_ns.is_none() {
-            // A load that is never ready still ends, with what its set-up is owed as errors.
-            self.end_timer = Some(ctx.set_global_timer(SETUP_LIMIT, END));
+            ctx.set_global_timer(Duration::from_nanos(SEC), SETUP);
+        }
+    }
+
+    /// A load that is never ready still ends, with what its set-up is owed as errors.
+    fn check_setup(&mut self, ctx: &mut Context<'_>) {
+        if self.begun_ns.is_some() {
+            return;
+        }
+        let now = self.now_ns(ctx);
+        let settled = self.setup_progress.0;
+        if now.saturating_sub(self.setup_progress.1) >= SETUP_QUIET_NS {
+            let waiting = u64::from(self.plan.clients()).saturating_sub(settled);
+            self.progress.say(&format!("Set-up stalled: {waiting} clients still waiting for the server"));
+            self.finish(ctx);
+        } else {
+            ctx.set_global_timer(Duration::from_nanos(SEC), SETUP);
         }
     }
 
     /// The load has just become ready: the measured run starts now, and lasts as asked.
     fn begin_if_ready(&mut self, ctx: &mut Context<'_>) {
-        if self.begun_ns.is_some() || self.finished_ns.is_some() || !self.load.ready() {
+        if self.begun_ns.is_some() || self.finished_ns.is_some() {
             return;
         }
         let now = self.now_ns(ctx);
+        let settled = self.load.settled();
+        if settled > self.setup_progress.0 {
+            self.setup_progress = (settled, now);
+        }
+        if !self.load.ready() {
+            return;
+        }
         self.begun_ns = Some(now);
         if let Some(end) = self.end_timer.take() {
             ctx.cancel_timer(end);
@@ -398,7 +425,10 @@ impl<L: Load> Stress<L> {
     pub(crate) fn report(&self) -> Report {
         let rec = &self.rec;
         let elapsed_ns = self.finished_ns.unwrap_or(0);
-        let measured_secs = elapsed_ns.saturating_sub(rec.measure_from_ns()) as f64 / 1e9;
+        // A run whose set-up never finished measured nothing.
+        let measured_ns =
+            if self.begun_ns.is_some() { elapsed_ns.saturating_sub(rec.measure_from_ns()) } else { 0 };
+        let measured_secs = measured_ns as f64 / 1e9;
         let per_sec = |n: u64| if measured_secs > 0.0 { n as f64 / measured_secs } else { 0.0 };
         Report {
             setup: self.plan.setup.clone(),
@@ -503,6 +533,7 @@ impl<L: Load> Handler for Stress<L> {
             }
             RAMP => self.ramp(ctx),
             END => self.finish(ctx),
+            SETUP => self.check_setup(ctx),
             _ if key >= LOAD_TIMERS => {
                 self.with_load(ctx, |load, io| load.global_timer(io, key - LOAD_TIMERS))
             }

@@ -229,7 +229,16 @@ impl<D: Dialect> FanOut<D> {
                 self.ready += 1;
                 Self::counts(io).ready += 1;
             }
-            Heard::Registered | Heard::Garbled => io.rec.errors.mismatched += 1,
+            Heard::Registered | Heard::Garbled if self.members[me as usize].state != State::Joining => {
+                io.rec.errors.mismatched += 1;
+            }
+            // Not the server this load speaks to (nothing but the answer comes before it).
+            Heard::Registered | Heard::Garbled => {
+                io.rec.errors.mismatched += 1;
+                self.leave(io, me);
+                io.ctx.abort();
+                return false;
+            }
             Heard::Refused => {
                 io.rec.errors.refused += 1;
                 if self.members[me as usize].state == State::Joining {
@@ -315,6 +324,10 @@ impl<D: Dialect> Load for FanOut<D> {
 
     fn ready(&self) -> bool {
         self.settled == self.clients()
+    }
+
+    fn settled(&self) -> u64 {
+        u64::from(self.settled)
     }
 
     fn begin(&mut self, io: &mut Io<'_, '_>, plan: &Plan) {

@@ -128,17 +128,30 @@ fn chat_begins_once_everyone_is_in_and_each_message_reaches_all_others() {
 }
 
 #[test]
-fn a_room_that_never_fills_gives_up_after_a_minute() {
-    let (mut t, ids) = chat(2);
-    let _ = said(&mut t, ids[0]);
+fn a_set_up_that_stalls_is_given_up_after_ten_quiet_seconds() {
+    let (mut t, ids) = chat(3);
     feed(&mut t, ids[0], "* you are now tm0\n");
-    t.advance(Duration::from_secs(59));
-    assert!(!t.stop_requested(), "the set-up may take its time");
+    t.advance(Duration::from_secs(8));
+    feed(&mut t, ids[1], "* you are now tm1\n");
+    t.advance(Duration::from_millis(9_990));
+    assert!(!t.stop_requested(), "the set-up got somewhere 9.99 s ago: it may take its time");
     t.advance(Duration::from_secs(1));
-    assert!(t.stop_requested());
+    assert!(t.stop_requested(), "nobody has got in for 10 s");
     t.stop();
     let r = t.handler().report();
     assert_eq!((r.errors.lost_replies, r.error_count, r.messages), (1, 1, 0), "{r}");
+    assert_eq!(r.measured_secs, 0.0, "nothing was measured");
+}
+
+#[test]
+fn the_wrong_server_is_given_up_at_once() {
+    let (mut t, ids) = relay(2);
+    for &id in &ids {
+        feed(&mut t, id, "* welcome, guest1: 0 others here. Commands: /nick NAME\n");
+    }
+    assert!(ids.iter().all(|&id| t.closed(id).is_some()), "a relay says nothing before the answer");
+    assert!(t.stop_requested(), "nobody left: the run ends");
+    assert_eq!(t.handler().report().errors.mismatched, 2);
 }
 
 #[test]

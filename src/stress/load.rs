@@ -74,6 +74,12 @@ pub(crate) trait Load {
         true
     }
 
+    /// How many clients have finished their set-up (or given up) so far: while this grows,
+    /// the set-up is getting somewhere.
+    fn settled(&self) -> u64 {
+        0
+    }
+
     /// Everyone is ready: begin sending. `plan` gives each client's pacing from now.
     fn begin(&mut self, _io: &mut Io<'_, '_>, _plan: &Plan) {}
 

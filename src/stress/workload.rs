@@ -3,9 +3,9 @@
 //!
 //! Everything else (connecting, pacing, pipelining, checking replies however TCP splits
 //! them, timing, counting, reconnecting) is the same for every protocol and lives in
-//! [`super::client`] and [`super::driver`]. A protocol is therefore one small file: echo and
-//! greet here; framed would answer every frame with its fixed 97-byte reply, chat with the
-//! line it expects back.
+//! [`super::client`] and [`super::driver`]. A protocol is therefore one small file: echo,
+//! greet and framed. (Chat and relay do not fit: what one connection sends arrives on
+//! others, so they are checked by a load shared by all connections, `fanout.rs`.)
 //!
 //! Replies are described by a function rather than a stored copy, so the expected bytes of
 //! every message in flight cost nothing to keep and can be produced from any offset.

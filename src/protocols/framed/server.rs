@@ -9,7 +9,7 @@
 use super::codec::{Codec, FrameError};
 use super::{DISCONNECT, REPLY};
 use crate::{ConnId, ConnInfo, Context, Handler};
-use log::{info, warn};
+use log::{debug, info, warn};
 use std::net::SocketAddr;
 
 #[derive(Clone, Debug)]
@@ -71,7 +71,7 @@ impl Handler for Framed {
                 Ok(Some(frame)) => {
                     used += frame.consumed;
                     let text = String::from_utf8_lossy(&frame.payload[..frame.payload.len().min(PREVIEW)]);
-                    info!("{peer}: frame of {} bytes: {text:?}", frame.payload.len());
+                    debug!("{peer}: frame of {} bytes: {text:?}", frame.payload.len());
                     ctx.write(&self.reply);
                     if frame.payload == DISCONNECT {
                         info!("{peer}: disconnect frame, closing");

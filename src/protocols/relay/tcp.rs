@@ -19,7 +19,7 @@ use super::{
 use crate::protocols::lines::next_line;
 use crate::protocols::python;
 use crate::{CloseReason, ConnId, ConnInfo, Context, Handler};
-use log::{info, warn};
+use log::{debug, info, warn};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -101,7 +101,7 @@ impl TcpRelay {
                 };
                 match found {
                     Some((to, to_peer)) => {
-                        info!("{peer} -> {to_peer}: {msg:?}");
+                        debug!("{peer} -> {to_peer}: {msg:?}");
                         let mut line = forwarded(&peer, msg);
                         line.push('\n');
                         ctx.write_to(to, line.as_bytes());

@@ -95,7 +95,7 @@ impl Handler for UdpRelay {
             }
             Ok(Request::Send { to: Target::Addr(to), msg }) => match self.route(sock, from, to) {
                 Some(to) => {
-                    info!("{from} -> {to}: {msg:?}");
+                    debug!("{from} -> {to}: {msg:?}");
                     ctx.send_to(sock, to, forwarded(&from, msg).as_bytes());
                     SENT.into()
                 }
