@@ -17,6 +17,7 @@ pub mod clock;
 pub mod handler;
 pub mod id;
 pub mod net;
+mod plot;
 pub mod protocols;
 pub mod reactor;
 pub mod stats;
