@@ -53,6 +53,7 @@ wait_port() { # until something listens on 127.0.0.1:$1
     echo "nothing listens on port $1" >&2; return 1
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+alive() { kill -0 "$1" 2>/dev/null || { echo "the sockloop server (pid $1) is gone" >&2; exit 1; }; }
 rss_kb() { awk "/$2/ {print \$2}" "/proc/$1/status"; } # PID VmRSS|VmHWM
 reset_peak() { echo 5 > "/proc/$1/clear_refs"; }           # VmHWM := VmRSS
 
@@ -75,6 +76,7 @@ run() {
     local name=$1 spid=$2; shift 2
     local base=0 peak=0
     if [ -n "$spid" ]; then
+        alive "$spid"
         reset_peak "$spid"
         base=$(rss_kb "$spid" VmRSS)
     fi
@@ -146,6 +148,7 @@ par_run() { # LABEL SERVER_PID CLIENT_COMMAND_PREFIX...: PAR clients at once
     local label=$1 spid=$2; shift 2
     local base=0
     if [ -n "$spid" ]; then
+        alive "$spid"
         reset_peak "$spid"
         base=$(rss_kb "$spid" VmRSS)
     fi

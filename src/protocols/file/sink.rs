@@ -1,16 +1,17 @@
 //! Where a download's bytes go, and the checksum of everything stored there.
 //!
 //! [`Hashed`] hashes on the way, in the caller's thread: simple, and what the tests use.
-//! [`PartFile`] is what `sockloop get` uses: the bytes go to the file, and a helper thread
-//! follows the file as it grows and hashes it back from the page cache. The loop's thread
-//! then only receives and writes (as `nc` does), while hashing, about a fifth of a client's
-//! work at loopback speed, runs on another core. The helper hashes from byte 0, so a resumed
-//! part is hashed while the rest downloads, not before. Memory: one 1 MiB read buffer.
+//! [`PartFile`] is what `sockloop get` uses: the bytes go to the file, and a copy of each
+//! write goes to a helper thread that hashes it, so hashing (about a fifth of a client's
+//! work at loopback speed) can run on another core while the loop receives and writes.
+//! Memory stays bounded: at most four buffers of one read each are in flight, and a writer
+//! that gets that far ahead waits for the helper (blocking, bounded, acceptable in a
+//! client). A resumed part's bytes are read back and hashed by the helper first.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 /// Stores a file's bytes in order and knows the BLAKE3 of all it holds.
@@ -53,57 +54,45 @@ impl<W: Write> Sink for Hashed<W> {
     }
 }
 
-/// A part file, hashed by a helper thread that trails the writes.
+/// A part file, hashed by a helper thread that is handed a copy of each write.
 pub struct PartFile {
     file: File,
-    written: u64,
-    shared: Arc<Shared>,
+    /// Buffers full of written bytes, to the helper (`None` once the end was told).
+    full: Option<SyncSender<Vec<u8>>>,
+    /// Buffers the helper is done with, back for reuse.
+    empty: Receiver<Vec<u8>>,
+    allocated: usize,
     helper: Option<JoinHandle<io::Result<blake3::Hash>>>,
 }
 
-struct Shared {
-    follow: Mutex<Follow>,
-    wake: Condvar,
-}
-
-#[derive(Clone, Copy)]
-struct Follow {
-    /// Bytes in the file so far.
-    written: u64,
-    /// No more bytes are coming: hash up to `written` and stop.
-    done: bool,
-    /// The download failed: stop at once.
-    abandon: bool,
-    /// The helper sleeps until the file reaches this length (or the end): woken once per
-    /// read buffer, not once per write, it costs few system calls.
-    wake_at: Option<u64>,
-}
-
-/// The helper's read buffer, and so how far it lets the writer get ahead before waking.
-const CHUNK: usize = 1 << 20;
+/// Buffers in flight at most: memory is this many reads' worth, and a writer that gets
+/// this far ahead of the helper waits for it.
+const BUFFERS: usize = 4;
 
 impl PartFile {
     /// `file` must be open for reading and writing, positioned at its end (append mode
-    /// works); its `len` bytes already there are hashed first.
+    /// works); the helper hashes its `len` bytes already there first.
     pub fn new(file: File, len: u64) -> io::Result<PartFile> {
-        let shared = Arc::new(Shared {
-            follow: Mutex::new(Follow { written: len, done: false, abandon: false, wake_at: None }),
-            wake: Condvar::new(),
-        });
+        let (full, full_rx) = sync_channel::<Vec<u8>>(BUFFERS);
+        let (empty_tx, empty) = sync_channel(BUFFERS);
         let reader = file.try_clone()?;
-        let theirs = shared.clone();
-        let helper = std::thread::Builder::new()
-            .name("hash-part".into())
-            .spawn(move || follow_and_hash(&reader, &theirs))?;
-        Ok(PartFile { file, written: len, shared, helper: Some(helper) })
+        let helper = std::thread::Builder::new().name("hash-part".into()).spawn(move || {
+            let mut hasher = hash_prefix(&reader, len)?;
+            for buf in full_rx {
+                hasher.update(&buf);
+                let _ = empty_tx.send(buf);
+            }
+            Ok(hasher.finalize())
+        })?;
+        Ok(PartFile { file, full: Some(full), empty, allocated: 0, helper: Some(helper) })
     }
 
-    fn tell(&self, change: impl FnOnce(&mut Follow)) {
-        let mut follow = lock(&self.shared.follow);
-        change(&mut follow);
-        if follow.wake_at.is_some_and(|at| follow.written >= at || follow.done || follow.abandon) {
-            follow.wake_at = None;
-            self.shared.wake.notify_one();
+    fn join(&mut self) -> io::Result<blake3::Hash> {
+        self.full = None; // the helper's loop ends once it has hashed what it was sent
+        match self.helper.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the hashing thread panicked")),
+            None => Err(io::Error::other("the hashing thread is gone")),
         }
     }
 }
@@ -111,56 +100,40 @@ impl PartFile {
 impl Sink for PartFile {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.file.write_all(bytes)?;
-        self.written += bytes.len() as u64;
-        let written = self.written;
-        self.tell(|f| f.written = written);
-        Ok(())
+        let gone = || io::Error::other("the hashing thread stopped");
+        let mut buf = match self.empty.try_recv() {
+            Ok(buf) => buf,
+            Err(_) if self.allocated < BUFFERS => {
+                self.allocated += 1;
+                Vec::with_capacity(bytes.len())
+            }
+            Err(_) => self.empty.recv().map_err(|_| gone())?,
+        };
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        self.full.as_ref().ok_or_else(gone)?.send(buf).map_err(|_| gone())
     }
 
-    /// Waits for the helper to catch up: it trails by about one read buffer.
     fn checksum(&mut self) -> io::Result<blake3::Hash> {
-        self.tell(|f| f.done = true);
-        match self.helper.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(io::Error::other("the hashing thread panicked")),
-            None => Err(io::Error::other("checksum asked for twice")),
-        }
+        self.join()
     }
 }
 
 impl Drop for PartFile {
     fn drop(&mut self) {
-        if let Some(helper) = self.helper.take() {
-            self.tell(|f| f.abandon = true);
-            let _ = helper.join();
+        if self.helper.is_some() {
+            let _ = self.join();
         }
     }
 }
 
-fn lock(m: &Mutex<Follow>) -> MutexGuard<'_, Follow> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn follow_and_hash(file: &File, shared: &Shared) -> io::Result<blake3::Hash> {
+/// The bytes already in a resumed part, read back in bounded chunks.
+fn hash_prefix(file: &File, len: u64) -> io::Result<blake3::Hasher> {
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0; CHUNK];
+    let mut buf = vec![0; 1 << 20];
     let mut pos = 0;
-    loop {
-        let now = {
-            let mut f = lock(&shared.follow);
-            while f.written == pos && !f.done && !f.abandon {
-                f.wake_at = Some(pos + CHUNK as u64);
-                f = shared.wake.wait(f).unwrap_or_else(|poisoned| poisoned.into_inner());
-            }
-            *f
-        };
-        if now.abandon {
-            return Err(io::Error::other("abandoned"));
-        }
-        if now.written == pos {
-            return Ok(hasher.finalize()); // done, and all of it hashed
-        }
-        let want = (now.written - pos).min(buf.len() as u64) as usize;
+    while pos < len {
+        let want = (len - pos).min(buf.len() as u64) as usize;
         let n = file.read_at(&mut buf[..want], pos)?;
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the part file got shorter"));
@@ -168,6 +141,7 @@ fn follow_and_hash(file: &File, shared: &Shared) -> io::Result<blake3::Hash> {
         hasher.update(&buf[..n]);
         pos += n as u64;
     }
+    Ok(hasher)
 }
 
 #[cfg(test)]
