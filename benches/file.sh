@@ -56,6 +56,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 alive() { kill -0 "$1" 2>/dev/null || { echo "the sockloop server (pid $1) is gone" >&2; exit 1; }; }
 rss_kb() { awk "/$2/ {print \$2}" "/proc/$1/status"; } # PID VmRSS|VmHWM
 reset_peak() { echo 5 > "/proc/$1/clear_refs"; }           # VmHWM := VmRSS
+cpu_ms() { awk '{print ($14 + $15) * 10}' "/proc/$1/stat"; }  # user + system, in ms
 
 SF_PORT=$BASE_PORT RW_PORT=$((BASE_PORT + 1)) P=$((BASE_PORT + 2))
 RUST_LOG=warn "$BIN" serve file --root "$WORK/root" --listen "127.0.0.1:$SF_PORT" >/dev/null &
@@ -71,20 +72,22 @@ done
 # --- one timed transfer -----------------------------------------------------------------
 # run NAME SERVER_PID_OR_EMPTY COMMAND...: records NAME's wall time in ms and, for a sockloop
 # server, how far its RSS rose above its RSS just before.
-declare -A TIMES RSS GROW
+declare -A TIMES RSS GROW CPU
 run() {
     local name=$1 spid=$2; shift 2
-    local base=0 peak=0
+    local base=0 peak=0 cpu0=0
     if [ -n "$spid" ]; then
         alive "$spid"
         reset_peak "$spid"
         base=$(rss_kb "$spid" VmRSS)
+        cpu0=$(cpu_ms "$spid")
     fi
     local t0; t0=$(now_ms)
     "$@" > /dev/null
     TIMES[$name]+="$(($(now_ms) - t0)) "
     if [ -n "$spid" ]; then
         peak=$(rss_kb "$spid" VmHWM)
+        CPU[$name]+="$(($(cpu_ms "$spid") - cpu0)) "
         local grow=$((peak - base))
         [ -n "${GROW[$name]:-}" ] && [ "${GROW[$name]}" -ge "$grow" ] || {
             GROW[$name]=$grow
@@ -128,8 +131,8 @@ done
 echo
 echo "## $SIZE over loopback, $RUNS runs each ($(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round | server VmRSS before -> peak (worst run) |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round | sockloop server CPU s (median) | server VmRSS before -> peak (worst run) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for name in "${PEERS[@]}" \
     "sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc" \
     "sockloop serve (sendfile) -> sockloop get" "sockloop serve (read+write) -> sockloop get"; do
@@ -138,8 +141,10 @@ for name in "${PEERS[@]}" \
     ratio=$(for ((r = 0; r < RUNS; r++)); do bc -l <<< "${t[$r]}/${peer_best[$r]}"; done | sort -n |
         awk '{a[NR]=$1} END {printf "%.2f", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
     rss=${RSS[$name]:-}
-    printf "| %s | %.2f | %.2f | %.0f | %sx | %s |\n" "$name" "$(bc -l <<< "$best/1000")" \
-        "$(bc -l <<< "$med/1000")" "$(bc -l <<< "$want/1048576/($best/1000)")" "$ratio" "${rss:--}"
+    cpu=-
+    [ -z "${CPU[$name]:-}" ] || cpu=$(tr ' ' '\n' <<< "${CPU[$name]}" | grep . | stats | awk '{printf "%.2f", $2 / 1000}')
+    printf "| %s | %.2f | %.2f | %.0f | %sx | %s | %s |\n" "$name" "$(bc -l <<< "$best/1000")" \
+        "$(bc -l <<< "$med/1000")" "$(bc -l <<< "$want/1048576/($best/1000)")" "$ratio" "$cpu" "${rss:--}"
 done
 
 # --- PAR downloads at once from the one server thread ------------------------------------
@@ -181,7 +186,8 @@ echo "## $PAR downloads of $PAR_SIZE at once"
 echo
 echo "| server (clients) | complete | wall s | MiB/s total | fastest / slowest client s | server CPU | server VmRSS before -> peak |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-par_run "sockloop serve, one thread (sockloop get)" "$SF_PID" "$BIN" get "127.0.0.1:$SF_PORT" small.bin -o
+par_run "sockloop serve (sendfile), one thread (sockloop get)" "$SF_PID" "$BIN" get "127.0.0.1:$SF_PORT" small.bin -o
+par_run "sockloop serve (read+write), one thread (sockloop get)" "$RW_PID" "$BIN" get "127.0.0.1:$RW_PORT" small.bin -o
 # Listener first: each forked child opens the file for itself (-U: right to left only).
 socat -U -b 131072 "TCP-LISTEN:$P,reuseaddr,fork,backlog=1024" "FILE:$WORK/root/small.bin" & PIDS+=($!)
 wait_port "$P"

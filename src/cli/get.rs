@@ -73,7 +73,7 @@ pub fn run(args: GetArgs) -> Result<(), String> {
     // One connection: a bigger read buffer means fewer reads, hash calls and file writes.
     let config = Config {
         idle_timeout: Some(args.idle_timeout),
-        scratch_size: std::env::var("XSCRATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(256 << 10),
+        scratch_size: 256 << 10,
         read_budget: 1 << 20,
         ..Config::default()
     };
