@@ -101,6 +101,8 @@ socat_serve() { socat -u -b 131072 "FILE:$src" "TCP-LISTEN:$P,reuseaddr" & PIDS+
 nc_get() { nc -d 127.0.0.1 "$P" > "$OUT/dl"; }
 nc_request() { nc -N 127.0.0.1 "$1" < "$WORK/request" > "$OUT/dl"; }
 socat_get() { socat -u -b 131072 "TCP:127.0.0.1:$P" "CREATE:$OUT/dl"; }
+# -t: after sending the request, keep reading until the server closes.
+socat_request() { socat -t 100 -b 131072 - "TCP:127.0.0.1:$1" < "$WORK/request" > "$OUT/dl"; }
 sockloop_get() { "$BIN" get "127.0.0.1:$1" big.bin -o "$OUT/dl"; }
 
 for _ in $(seq "$RUNS"); do
@@ -109,6 +111,8 @@ for _ in $(seq "$RUNS"); do
     socat_serve;                       run "socat -> nc" "" nc_get
     run "sockloop serve (sendfile) -> nc" "$SF_PID" nc_request "$SF_PORT"
     run "sockloop serve (read+write) -> nc" "$RW_PID" nc_request "$RW_PORT"
+    run "sockloop serve (sendfile) -> socat (128K buffers)" "$SF_PID" socat_request "$SF_PORT"
+    run "sockloop serve (read+write) -> socat (128K buffers)" "$RW_PID" socat_request "$RW_PORT"
     run "sockloop serve (sendfile) -> sockloop get" "$SF_PID" sockloop_get "$SF_PORT"
     run "sockloop serve (read+write) -> sockloop get" "$RW_PID" sockloop_get "$RW_PORT"
 done
@@ -135,6 +139,7 @@ echo "| server -> client | best s | median s | best MiB/s | median time / best p
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for name in "${PEERS[@]}" \
     "sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc" \
+    "sockloop serve (sendfile) -> socat (128K buffers)" "sockloop serve (read+write) -> socat (128K buffers)" \
     "sockloop serve (sendfile) -> sockloop get" "sockloop serve (read+write) -> sockloop get"; do
     read -r best med < <(tr ' ' '\n' <<< "${TIMES[$name]}" | grep . | stats)
     read -ra t <<< "${TIMES[$name]}"
@@ -149,8 +154,8 @@ done
 
 # --- PAR downloads at once from the one server thread ------------------------------------
 par_size=$(numfmt --from=iec "$PAR_SIZE")
-par_run() { # LABEL SERVER_PID CLIENT_COMMAND_PREFIX...: PAR clients at once
-    local label=$1 spid=$2; shift 2
+par_run() { # LABEL SERVER_PID BYTES_EACH CLIENT_COMMAND_PREFIX...: PAR clients at once
+    local label=$1 spid=$2 expect=$3; shift 3
     local base=0
     if [ -n "$spid" ]; then
         alive "$spid"
@@ -174,7 +179,7 @@ par_run() { # LABEL SERVER_PID CLIENT_COMMAND_PREFIX...: PAR clients at once
     else
         cpu=
     fi
-    local ok; ok=$(for i in $(seq "$PAR"); do stat -c %s "$OUT/par$i" 2>/dev/null; done | grep -c "^$par_size$" || true)
+    local ok; ok=$(for i in $(seq "$PAR"); do stat -c %s "$OUT/par$i" 2>/dev/null; done | grep -c "^$expect$" || true)
     read -r fastest slowest < <(cat "$OUT"/time* | sort -n | awk 'NR==1 {f=$1} {l=$1} END {print f, l}')
     printf "| %s | %d/%d | %.2f | %.0f | %.2f / %.2f | %s | %s |\n" "$label" "$ok" "$PAR" \
         "$(bc -l <<< "$total/1000")" "$(bc -l <<< "$PAR*$par_size/1048576/($total/1000)")" \
@@ -186,10 +191,19 @@ echo "## $PAR downloads of $PAR_SIZE at once"
 echo
 echo "| server (clients) | complete | wall s | MiB/s total | fastest / slowest client s | server CPU | server VmRSS before -> peak |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-par_run "sockloop serve (sendfile), one thread (sockloop get)" "$SF_PID" "$BIN" get "127.0.0.1:$SF_PORT" small.bin -o
-par_run "sockloop serve (read+write), one thread (sockloop get)" "$RW_PID" "$BIN" get "127.0.0.1:$RW_PORT" small.bin -o
+par_run "sockloop serve (sendfile), one thread (sockloop get)" "$SF_PID" "$par_size" \
+    "$BIN" get "127.0.0.1:$SF_PORT" small.bin -o
+par_run "sockloop serve (read+write), one thread (sockloop get)" "$RW_PID" "$par_size" \
+    "$BIN" get "127.0.0.1:$RW_PORT" small.bin -o
+# The same servers and the same client as socat's row below: nc, which does not verify.
+printf 'AUTH s3cret\nGET small.bin\n' > "$WORK/request-small"
+with_header=$((par_size + ${#par_size} + 74)) # OK\n, FILE <size> <64 hex>\n, the bytes
+nc_sf() { nc -N 127.0.0.1 "$SF_PORT" < "$WORK/request-small" > "$1"; }
+nc_rw() { nc -N 127.0.0.1 "$RW_PORT" < "$WORK/request-small" > "$1"; }
+par_run "sockloop serve (sendfile), one thread (nc)" "$SF_PID" "$with_header" nc_sf
+par_run "sockloop serve (read+write), one thread (nc)" "$RW_PID" "$with_header" nc_rw
 # Listener first: each forked child opens the file for itself (-U: right to left only).
 socat -U -b 131072 "TCP-LISTEN:$P,reuseaddr,fork,backlog=1024" "FILE:$WORK/root/small.bin" & PIDS+=($!)
 wait_port "$P"
 nc_par() { nc -d 127.0.0.1 "$P" > "$1"; }
-par_run "socat fork, a process per client (nc)" "" nc_par
+par_run "socat fork, a process per client (nc)" "" "$par_size" nc_par
