@@ -36,7 +36,7 @@ fn dirs(files: &[(&str, usize)]) -> Dirs {
     std::fs::create_dir_all(root.join("sub")).expect("mkdir");
     std::fs::create_dir_all(&out).expect("mkdir");
     for (name, len) in files {
-        std::fs::write(root.join(name), common::pattern(len.to_owned() as u64, *len)).expect("write");
+        std::fs::write(root.join(name), common::pattern(*len as u64, *len)).expect("write");
     }
     std::fs::write(top.path().join("outside.txt"), b"not yours").expect("write");
     std::os::unix::fs::symlink(top.path().join("outside.txt"), root.join("out-link")).expect("symlink");

@@ -61,9 +61,10 @@ pub fn run(args: GetArgs) -> Result<(), String> {
     };
     let part = part_path(&target)?;
     let (sink, offset) = open_part(&part, args.resume)?;
-    let mode = match args.classic {
-        true => Mode::Classic { key: token },
-        false => Mode::Ours { token, name: args.name.into_bytes() },
+    let mode = if args.classic {
+        Mode::Classic { key: token }
+    } else {
+        Mode::Ours { token, name: args.name.into_bytes() }
     };
     let bar = progress_bar();
     let mut client = GetClient::new(addrs, mode, sink, offset);

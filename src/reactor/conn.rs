@@ -1,8 +1,7 @@
 //! What the slab holds: listeners, UDP sockets and connections with their queues and flags.
 
-use super::sendfile::FileSend;
+use super::sendfile::FileQueue;
 use super::*;
-use std::collections::VecDeque;
 
 pub(super) enum Io {
     Tcp(TcpStream),
@@ -65,9 +64,9 @@ pub(super) struct Conn<C> {
     /// the socket stays open, discarding input, until the peer has all we sent: see
     /// `close_flushed`.
     pub(super) lingering: bool,
-    /// File ranges queued behind `out`, each with the bytes written after it (see
-    /// [`FileSend`]); empty, and unallocated, unless the protocol called `send_file`.
-    pub(super) files: VecDeque<FileSend>,
+    /// File ranges queued behind `out`, each with the bytes written after it; one null
+    /// pointer unless the protocol called `send_file`.
+    pub(super) files: FileQueue,
     /// The last flush stopped at the write budget with the socket still writable: no edge
     /// will come, so the connection is on the still-ready list to be flushed again.
     pub(super) write_cut: bool,
@@ -95,7 +94,7 @@ impl<C> Conn<C> {
             waiters: Vec::new(),
             hup_seen: false,
             lingering: false,
-            files: VecDeque::new(),
+            files: FileQueue::default(),
             write_cut: false,
         }
     }
@@ -107,7 +106,7 @@ impl<C> Conn<C> {
 
     /// Bytes held in memory for this connection (file ranges are not in memory).
     pub(super) fn queued(&self) -> usize {
-        self.out.len() + self.files.iter().map(|f| f.then.len()).sum::<usize>()
+        self.out.len() + self.files.queued()
     }
 
     /// Where newly written bytes go so that they leave after everything queued before them.

@@ -130,7 +130,7 @@ impl<H: Handler> Reactor<H> {
             return;
         }
         let first = !c.has_output() && !c.connecting;
-        c.files.push_back(FileSend::new(file, offset, len));
+        c.files.push(FileSend::new(file, offset, len));
         if first {
             self.flush(id);
         } else {
