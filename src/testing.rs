@@ -206,14 +206,7 @@ impl<H: Handler> TestTransport<H> {
         let Some(c) = self.conns.get_mut(&id) else { return };
         let Some(state) = c.state.as_mut() else { return };
         c.read_closed = true;
-        let mut ctx = Context {
-            now: self.now,
-            current: Some(id),
-            reading: false,
-            effects: &mut self.effects,
-            timers: &mut self.timers,
-            stats: &self.stats,
-        };
+        let mut ctx = ctx!(self, Some(id));
         self.handler.eof(state, &mut ctx);
         self.apply_effects();
     }
@@ -233,14 +226,7 @@ impl<H: Handler> TestTransport<H> {
                 match owner {
                     TimerOwner::Conn(id, key) => {
                         if let Some(state) = self.conns.get_mut(&id).and_then(|c| c.state.as_mut()) {
-                            let mut ctx = Context {
-                                now: self.now,
-                                current: Some(id),
-                                reading: false,
-                                effects: &mut self.effects,
-                                timers: &mut self.timers,
-                                stats: &self.stats,
-                            };
+                            let mut ctx = ctx!(self, Some(id));
                             self.handler.timer(state, &mut ctx, key);
                         }
                     }
@@ -361,14 +347,7 @@ impl<H: Handler> TestTransport<H> {
         }
         c.output.extend_from_slice(&bytes);
         let Some(state) = c.state.as_mut() else { return };
-        let mut ctx = Context {
-            now: self.now,
-            current: Some(id),
-            reading: false,
-            effects: &mut self.effects,
-            timers: &mut self.timers,
-            stats: &self.stats,
-        };
+        let mut ctx = ctx!(self, Some(id));
         self.handler.drained(state, &mut ctx);
     }
 
