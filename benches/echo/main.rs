@@ -3,6 +3,8 @@
 //!
 //!     cargo bench --bench echo                 # every row, about two minutes
 //!     cargo bench --bench echo -- --quick      # 1 s windows, for a smoke run
+//!     cargo bench --bench echo -- --clients 1  # only the rows with that many connections
+//!     cargo bench --bench echo -- --idle       # only the idle-memory table
 //!
 //! Each server runs as its own process pinned to CPU 1; the load (`sockloop::stress`, one
 //! thread) runs in this process pinned to CPU 0. On a 2-core machine the load generator
@@ -137,14 +139,33 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let window = Duration::from_secs(if quick { 1 } else { 3 });
     let rounds = if quick { 1 } else { 3 };
+    let idle_only = args.iter().any(|a| a == "--idle");
+    let only: Option<u32> = args
+        .iter()
+        .position(|a| a == "--clients")
+        .map(|i| args.get(i + 1).and_then(|n| n.parse().ok()).expect("--clients N"));
     raise_nofile();
     pin(0, 0);
+    if !idle_only {
+        throughput_tables(window, rounds, only);
+    }
+    if only.is_none() {
+        println!();
+        println!("| server | RSS per idle connection (10,000 open) |");
+        println!("|---|---:|");
+        for server in SERVERS {
+            println!("| {} | {:.0} B |", server.name(), idle_rss_per_conn(server, 10_000));
+        }
+    }
+}
 
+/// Messages/s, p99 and server CPU per message for each workload, then the ratios.
+fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
     println!("| connections | size | server | msgs/s | p99 | server CPU/msg | errors |");
     println!("|---:|---:|---|---:|---:|---:|---:|");
     let workloads: [(u32, usize); 5] = [(1, 64), (100, 64), (1000, 64), (10_000, 64), (100, 16 << 10)];
     let mut ratios = Vec::new();
-    for (clients, size) in workloads {
+    for (clients, size) in workloads.into_iter().filter(|(c, _)| only.is_none_or(|n| n == *c)) {
         // Servers take turns, round after round (each round starting with the next one),
         // and each figure is the median of its rounds: a burst of load from elsewhere on a
         // shared machine spoils one round, not the comparison.
@@ -175,12 +196,6 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|");
     for (clients, size, (t_rate, t_cpu), (m_rate, m_cpu)) in ratios {
         println!("| {clients} | {size} | {t_rate:.2}x | {t_cpu:.2}x | {m_rate:.2}x | {m_cpu:.2}x |");
-    }
-    println!();
-    println!("| server | RSS per idle connection (10,000 open) |");
-    println!("|---|---:|");
-    for server in SERVERS {
-        println!("| {} | {:.0} B |", server.name(), idle_rss_per_conn(server, 10_000));
     }
 }
 

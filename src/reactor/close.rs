@@ -59,7 +59,7 @@ impl<H: Handler> Reactor<H> {
             if let Io::Stdio(s) = &mut c.io {
                 s.close(self.poll.registry());
             }
-            let waiters = std::mem::take(&mut c.waiters);
+            let waiters = c.take_waiters();
             self.release_waiters(id, waiters);
         }
         Some(kind)

@@ -5,7 +5,8 @@ use super::*;
 
 pub(super) enum Io {
     Tcp(TcpStream),
-    Stdio(Stdio),
+    /// Boxed: the terminal is one connection of thousands, and a slot should stay small.
+    Stdio(Box<Stdio>),
 }
 
 impl Read for Io {
@@ -39,7 +40,8 @@ pub(super) struct Conn<C> {
     pub(super) out: OutBuf,
     /// Input the protocol has not consumed yet (empty, and unallocated, most of the time).
     pub(super) held: Vec<u8>,
-    pub(super) last_active: Instant,
+    /// When data last moved, in milliseconds since the reactor started (half an `Instant`).
+    pub(super) last_active: Millis,
     /// A close or half-close waiting for the output queue to drain.
     pub(super) closing: Option<(CloseMode, CloseReason)>,
     pub(super) connecting: bool,
@@ -51,10 +53,9 @@ pub(super) struct Conn<C> {
     /// Bytes read from this connection have been written back to it (echo-like), so a
     /// read is capped at the room left in its own output queue.
     pub(super) feeds_itself: bool,
-    /// Not read while the queue of this other connection, which it writes to, is full.
-    pub(super) blocked_on: Option<ConnId>,
-    /// Producers paused on this connection's full queue (see `blocked_on`).
-    pub(super) waiters: Vec<ConnId>,
+    /// Backpressure between connections; allocated the first time this connection writes to
+    /// or is written by a full queue (chat, relay), so echo-like connections never pay for it.
+    pub(super) links: Option<Box<Links>>,
     /// The kernel reported the peer's FIN or an error (RDHUP/HUP/ERR) on this socket. Its
     /// edge has been consumed, so no later event will announce it again: from now on a
     /// short read does not mean the socket is drained, and we read on until EOF, the error,
@@ -73,7 +74,7 @@ pub(super) struct Conn<C> {
 }
 
 impl<C> Conn<C> {
-    pub(super) fn new(io: Io, state: Option<C>, tag: u64, peer: SocketAddr, now: Instant) -> Self {
+    pub(super) fn new(io: Io, state: Option<C>, tag: u64, peer: SocketAddr, now: Millis) -> Self {
         Conn {
             io,
             state,
@@ -90,8 +91,7 @@ impl<C> Conn<C> {
             paused_by_protocol: false,
             writable_registered: false,
             feeds_itself: false,
-            blocked_on: None,
-            waiters: Vec::new(),
+            links: None,
             hup_seen: false,
             lingering: false,
             files: FileQueue::default(),
@@ -117,14 +117,44 @@ impl<C> Conn<C> {
         }
     }
 
+    /// The connection whose full queue this one waits on before it is read again.
+    pub(super) fn blocked_on(&self) -> Option<ConnId> {
+        self.links.as_ref().and_then(|l| l.blocked_on)
+    }
+
+    pub(super) fn links_mut(&mut self) -> &mut Links {
+        self.links.get_or_insert_with(Box::default)
+    }
+
+    /// Takes the producers paused on this connection's queue, leaving none.
+    pub(super) fn take_waiters(&mut self) -> Vec<ConnId> {
+        self.links.as_mut().map(|l| std::mem::take(&mut l.waiters)).unwrap_or_default()
+    }
+
     pub(super) fn may_read(&self) -> bool {
         !(self.connecting
             || self.read_closed
             || self.closing.is_some_and(|(m, _)| m != CloseMode::ShutdownWrite)
             || self.paused_backpressure
-            || self.blocked_on.is_some()
+            || self.blocked_on().is_some()
             || self.paused_by_protocol)
     }
+}
+
+/// A timestamp in milliseconds since the reactor started: enough for idle timeouts, and 8
+/// bytes where an `Instant` takes 16.
+pub(super) type Millis = u64;
+
+pub(super) fn millis_since(epoch: Instant, now: Instant) -> Millis {
+    now.saturating_duration_since(epoch).as_millis() as Millis
+}
+
+#[derive(Default)]
+pub(super) struct Links {
+    /// Not read while the queue of this other connection, which it writes to, is full.
+    pub(super) blocked_on: Option<ConnId>,
+    /// Producers paused on this connection's full queue (see `blocked_on`).
+    pub(super) waiters: Vec<ConnId>,
 }
 
 pub(super) struct Listener {
@@ -211,5 +241,18 @@ pub(super) fn close_reason_for(e: &io::Error) -> CloseReason {
             CloseReason::Reset
         }
         _ => CloseReason::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The idle-memory budget (256 B per connection, BENCHMARKS.md) is mostly this box:
+    /// glibc hands out 16-byte steps with 8 bytes of header, so 152 B costs 160.
+    #[test]
+    fn an_idle_connection_stays_small() {
+        assert!(std::mem::size_of::<Conn<()>>() <= 152, "{}", std::mem::size_of::<Conn<()>>());
+        assert!(std::mem::size_of::<Slot<()>>() <= 32);
     }
 }

@@ -78,6 +78,8 @@ pub struct Reactor<H: Handler> {
     config: Config,
     clock: Box<dyn Clock>,
     now: Instant,
+    /// When the reactor started: connections keep their timestamps as [`Millis`] since then.
+    epoch: Instant,
     timers: Timers<TimerOwner>,
     effects: Effects,
     spare_effects: Effects,
@@ -113,6 +115,7 @@ impl<H: Handler> Reactor<H> {
             config,
             clock,
             now,
+            epoch: now,
             timers: Timers::new(),
             effects: Effects::default(),
             spare_effects: Effects::default(),
@@ -189,7 +192,13 @@ impl<H: Handler> Reactor<H> {
         let pollable = stdio.in_pollable;
         entry.insert(Slot {
             id,
-            kind: Kind::Conn(Box::new(Conn::new(Io::Stdio(stdio), None, 0, NO_ADDR, self.now))),
+            kind: Kind::Conn(Box::new(Conn::new(
+                Io::Stdio(Box::new(stdio)),
+                None,
+                0,
+                NO_ADDR,
+                millis_since(self.epoch, self.now),
+            ))),
         });
         self.live_conns += 1;
         self.stats.open.set(self.live_conns as u64);
@@ -346,7 +355,7 @@ impl<H: Handler> Reactor<H> {
                 let (Some(idle), Some(c)) = (self.config.idle_timeout, conn_mut(&mut self.slab, id)) else {
                     return;
                 };
-                let due = c.last_active + idle;
+                let due = self.epoch + Duration::from_millis(c.last_active) + idle;
                 if due <= self.now {
                     info!("{} ({id}): idle for {idle:?}, closing", c.peer);
                     self.close_now(id, CloseReason::IdleTimeout);

@@ -76,7 +76,7 @@ impl<H: Handler> Reactor<H> {
             }
             self.stats.bytes_out.add(sent as u64);
             if sent > 0 {
-                c.last_active = self.now;
+                c.last_active = millis_since(self.epoch, self.now);
                 debug!("{id}: wrote {sent} bytes");
             }
         }
@@ -90,11 +90,12 @@ impl<H: Handler> Reactor<H> {
             if pending > self.config.high_water
                 && let Some(producer) = from.filter(|p| *p != id)
             {
-                if !c.waiters.contains(&producer) {
-                    c.waiters.push(producer);
+                let waiters = &mut c.links_mut().waiters;
+                if !waiters.contains(&producer) {
+                    waiters.push(producer);
                 }
                 if let Some(p) = conn_mut(&mut self.slab, producer) {
-                    p.blocked_on = Some(id);
+                    p.links_mut().blocked_on = Some(id);
                     debug!("{producer}: not reading until {id}'s {pending} queued bytes drain");
                 }
             }
@@ -155,7 +156,7 @@ impl<H: Handler> Reactor<H> {
         stats.bytes_out.add((sent + file_sent) as u64);
         stats.pending_out.set(stats.pending_out.get().saturating_sub(sent as u64));
         if sent + file_sent > 0 {
-            c.last_active = self.now;
+            c.last_active = millis_since(self.epoch, self.now);
             debug!("{id}: flushed {sent} bytes and {file_sent} file bytes, {} still queued", c.queued());
         }
         let stop = match result {
@@ -170,8 +171,8 @@ impl<H: Handler> Reactor<H> {
                 c.paused_backpressure = false;
                 self.still_ready.push(id);
             }
-            if !c.waiters.is_empty() {
-                let waiters = std::mem::take(&mut c.waiters);
+            let waiters = c.take_waiters();
+            if !waiters.is_empty() {
                 self.release_waiters(id, waiters);
             }
         }
@@ -207,9 +208,9 @@ impl<H: Handler> Reactor<H> {
     pub(super) fn release_waiters(&mut self, id: ConnId, waiters: Vec<ConnId>) {
         for w in waiters {
             if let Some(p) = conn_mut(&mut self.slab, w)
-                && p.blocked_on == Some(id)
+                && p.blocked_on() == Some(id)
             {
-                p.blocked_on = None;
+                p.links_mut().blocked_on = None;
                 self.still_ready.push(w);
             }
         }
