@@ -65,13 +65,7 @@ impl<H: Handler> Reactor<H> {
         }
         entry.insert(Slot {
             id,
-            kind: Kind::Conn(Box::new(Conn::new(
-                Io::Tcp(stream),
-                None,
-                0,
-                peer,
-                millis_since(self.epoch, self.now),
-            ))),
+            kind: Kind::Conn(Box::new(Conn::new(Io::Tcp(stream), None, 0, peer, self.now_ms))),
         });
         self.live_conns += 1;
         self.stats.open.set(self.live_conns as u64);

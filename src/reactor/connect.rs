@@ -15,7 +15,7 @@ impl<H: Handler> Reactor<H> {
         {
             return self.connect_failed(tag, addr, e);
         }
-        let mut conn = Conn::new(Io::Tcp(stream), None, tag, addr, millis_since(self.epoch, self.now));
+        let mut conn = Conn::new(Io::Tcp(stream), None, tag, addr, self.now_ms);
         conn.connecting = true;
         conn.writable_registered = true;
         entry.insert(Slot { id, kind: Kind::Conn(Box::new(conn)) });

@@ -36,7 +36,7 @@ impl<H: Handler> Reactor<H> {
                     return;
                 }
                 Ok(n) => {
-                    c.last_active = millis_since(self.epoch, self.now);
+                    c.last_active = self.now_ms;
                     let pollable = !matches!(&c.io, Io::Stdio(s) if !s.in_pollable);
                     self.stats.bytes_in.add(n as u64);
                     debug!("{id}: read {n} bytes");
