@@ -27,7 +27,7 @@ impl Handler for EchoClient {
         data.len()
     }
 
-    fn eof(&mut self, _conn: &mut (), ctx: &mut Context<'_>) {
+    fn eof(&mut self, _conn: &mut (), ctx: &mut Context<'_>, _rest: &[u8]) {
         ctx.close();
         ctx.stop();
     }

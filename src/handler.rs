@@ -50,13 +50,31 @@ pub trait Handler {
     fn connected(&mut self, ctx: &mut Context<'_>, id: ConnId, info: &ConnInfo) -> Self::Conn;
 
     /// Bytes arrived. Returns how many of them the protocol consumed; the reactor keeps the
-    /// rest and hands them back, followed by newer bytes, on the next call. A protocol that
-    /// needs a whole frame consumes nothing until the frame is complete.
+    /// rest and hands them back, followed by newer bytes, on the next call (or to
+    /// [`Handler::eof`] if the input ends first). A protocol that needs a whole frame
+    /// consumes nothing until the frame is complete.
     fn data(&mut self, conn: &mut Self::Conn, ctx: &mut Context<'_>, data: &[u8]) -> usize;
 
-    /// The peer half-closed (read returned 0). The default closes once output is flushed.
-    fn eof(&mut self, conn: &mut Self::Conn, ctx: &mut Context<'_>) {
+    /// The peer half-closed (read returned 0). `rest` is the input [`Handler::data`] left
+    /// unconsumed, empty when the peer stopped on a message boundary.
+    ///
+    /// `rest` is handed over because only the protocol knows what a leftover tail means: a
+    /// last line whose sender never typed the newline (`printf 'bye' | nc -N`), which a line
+    /// protocol should still take, or a frame cut short, which is an error worth reporting.
+    /// Without it those bytes would vanish with no trace. The reactor frees them after this
+    /// call, so a protocol that wants them must act now.
+    ///
+    /// The default treats a leftover tail as an incomplete message that cannot be answered
+    /// (logged at debug level) and closes once output is flushed: after a request/reply
+    /// peer's FIN nothing more is coming to reply to, and keeping the connection would only
+    /// hold a descriptor. Override it to half-close instead (echo) or to finish the tail.
+    fn eof(&mut self, conn: &mut Self::Conn, ctx: &mut Context<'_>, rest: &[u8]) {
         let _ = conn;
+        if !rest.is_empty()
+            && let Some(id) = ctx.id()
+        {
+            log::debug!("{id}: input ended with {} bytes of an unfinished message, dropped", rest.len());
+        }
         ctx.close();
     }
 

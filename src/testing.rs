@@ -201,13 +201,18 @@ impl<H: Handler> TestTransport<H> {
         self.apply_effects();
     }
 
-    /// The peer half-closes.
+    /// The peer half-closes. As in the reactor, the input the handler left unconsumed
+    /// ([`Self::held`]) is handed to [`Handler::eof`] and then gone.
     pub fn eof(&mut self, id: ConnId) {
         let Some(c) = self.conns.get_mut(&id) else { return };
         let Some(state) = c.state.as_mut() else { return };
+        if c.read_closed {
+            return; // a socket reports its end once
+        }
         c.read_closed = true;
+        let rest = std::mem::take(&mut c.held);
         let mut ctx = ctx!(self, Some(id));
-        self.handler.eof(state, &mut ctx);
+        self.handler.eof(state, &mut ctx, &rest);
         self.apply_effects();
     }
 
@@ -395,5 +400,52 @@ impl<H: Handler> TestTransport<H> {
                 }
             }
         }
+    }
+}
+
+/// Log lines captured on the current thread, for tests that check a protocol *reported*
+/// something (a log line is the only trace some errors leave).
+///
+/// The logger is global to the test binary, but capturing is per thread: each test runs on
+/// its own thread and a [`TestTransport`] calls the handler on the caller's thread, so
+/// tests running at once never see each other's lines.
+#[cfg(test)]
+pub(crate) mod logs {
+    use std::cell::RefCell;
+    use std::sync::Once;
+
+    thread_local! {
+        static LINES: RefCell<Option<Vec<(log::Level, String)>>> = const { RefCell::new(None) };
+    }
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            LINES.with(|l| l.borrow().is_some())
+        }
+
+        fn log(&self, record: &log::Record<'_>) {
+            LINES.with(|l| {
+                if let Some(lines) = l.borrow_mut().as_mut() {
+                    lines.push((record.level(), record.args().to_string()));
+                }
+            });
+        }
+
+        fn flush(&self) {}
+    }
+
+    /// Runs `f` and returns what it logged, at every level, in order.
+    pub(crate) fn capture(f: impl FnOnce()) -> Vec<(log::Level, String)> {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            if log::set_logger(&Capture).is_ok() {
+                log::set_max_level(log::LevelFilter::Trace);
+            }
+        });
+        LINES.with(|l| *l.borrow_mut() = Some(Vec::new()));
+        f();
+        LINES.with(|l| l.borrow_mut().take()).unwrap_or_default()
     }
 }

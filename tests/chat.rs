@@ -11,7 +11,7 @@ use process::{BIN, ServeProc, wait_bounded};
 use sockloop::protocols::chat::Chat;
 use sockloop::{CloseReason, Config};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,6 +105,26 @@ fn three_members_chat_on_both_families() {
         b.send("still here");
         b.send("/who");
         b.expect("* here (1): b");
+    }
+    server.stop();
+}
+
+/// `printf 'hi' | nc -N`: a last line with no newline before the sender's FIN still
+/// reaches the room, before the notice that the sender left.
+#[test]
+fn a_last_line_without_newline_before_the_fin_reaches_the_others() {
+    let server = Server::with(&[v4(), v6()], Chat::default(), Config::default(), |_| ());
+    for addr in server.addrs.clone() {
+        let mut reader = Member::join(addr);
+        let mut sender = Member::join(addr);
+        reader.expect(&format!("* {} joined", sender.guest));
+        sender.writer.write_all(b"hi").expect("send");
+        sender.writer.shutdown(Shutdown::Write).expect("half-close");
+        reader.expect(&format!("{}: hi", sender.guest));
+        reader.expect(&format!("* {} left", sender.guest));
+        let mut rest = Vec::new();
+        sender.reader.read_to_end(&mut rest).expect("the server closes the sender's side too");
+        assert_eq!(rest, b"", "nothing is echoed to the sender");
     }
     server.stop();
 }

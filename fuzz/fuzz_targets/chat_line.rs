@@ -1,8 +1,8 @@
 //! The line splitter against the obvious answer, on any bytes cut anywhere: no panic, the
 //! same lines whatever the cuts, never more than `max + 1` bytes held. [`Lines`] is driven
-//! as the reactor drives a chat member (what is not consumed is held); [`LineBuf`] as stdin
-//! is read, with its last line taken at the end. Every line that is UTF-8 also goes through
-//! the chat command parser and the nick check.
+//! as the reactor drives a chat member (what is not consumed is held, and handed back at
+//! EOF for [`Lines::finish`]); [`LineBuf`] as stdin is read, with its last line taken at the
+//! end. Every line that is UTF-8 also goes through the chat command parser and the nick check.
 //!
 //! Input: byte 0 is the line limit, byte 1 seeds the cut points, the rest is the stream.
 
@@ -82,6 +82,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     assert_eq!(seen_lines, model(max, input, false));
+    seen_lines.extend(lines.finish(&held).map(seen));
+    assert_eq!(seen_lines, model(max, input, true), "a member's EOF");
     buf.end();
     while let Some(line) = buf.pop() {
         seen_buf.push(seen(line));

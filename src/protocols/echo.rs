@@ -16,7 +16,8 @@ impl Handler for Echo {
         data.len()
     }
 
-    fn eof(&mut self, _conn: &mut (), ctx: &mut Context<'_>) {
+    /// Every byte was consumed (echoed) as it came, so nothing is left over.
+    fn eof(&mut self, _conn: &mut (), ctx: &mut Context<'_>, _rest: &[u8]) {
         ctx.shutdown_write();
     }
 }

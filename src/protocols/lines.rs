@@ -9,12 +9,16 @@
 //! - [`Lines`], for a connection that goes on after a bad line (a chat member): it consumes
 //!   only whole lines and leaves a partial one for the reactor to hold (see
 //!   [`crate::Handler::data`]), so a member who is typing owns no buffer of ours. An
-//!   over-long line is reported once and then skipped *as its bytes arrive*.
+//!   over-long line is reported once and then skipped *as its bytes arrive*. At the end of
+//!   input the reactor hands the partial line to [`crate::Handler::eof`], and
+//!   [`Lines::finish`] makes it the last line.
 //! - [`next_line`], for a protocol that closes the connection on a bad line (file, the TCP
-//!   relay): the same splitting, with no state to carry, and an error for the long line.
-//! - [`LineBuf`], for stdin: its last line may have no `\n`, and the reactor hands nothing
-//!   back after end of input, so its partial line is kept here. There is one stdin, so one
-//!   small buffer costs nothing.
+//!   relay): the same splitting, with no state to carry, and an error for the long line;
+//!   [`last_line`] is its end-of-input counterpart.
+//! - [`LineBuf`], for stdin in the interactive clients: the session shell takes every byte
+//!   stdin gives (see [`crate::protocols::session::Client::input`]), so the whole lines a
+//!   client cannot send yet and the partial one are kept here, and its last line may have
+//!   no `\n`. There is one stdin, so one small buffer costs nothing.
 
 use std::fmt;
 
@@ -125,6 +129,17 @@ pub fn next_line(data: &[u8], max: usize) -> Result<Option<(&[u8], usize)>, TooL
         (Some(Line::Text(line)), used) => Ok(Some((line, used))),
         (Some(Line::TooLong), _) => Err(TooLong { max }),
         (None, _) => Ok(None),
+    }
+}
+
+/// What the input left unterminated when it ended (`rest`, from [`crate::Handler::eof`]),
+/// taken as a last line, as most line-oriented servers take it: `Ok(None)` if nothing was
+/// left, an error if what was left is longer than `max` bytes.
+pub fn last_line(rest: &[u8], max: usize) -> Result<Option<&[u8]>, TooLong> {
+    match Lines::new(max).finish(rest) {
+        Some(Line::Text(line)) => Ok(Some(line)),
+        Some(Line::TooLong) => Err(TooLong { max }),
+        None => Ok(None),
     }
 }
 
@@ -294,6 +309,15 @@ mod tests {
     }
 
     #[test]
+    fn last_line_takes_what_the_input_ended_with() {
+        assert_eq!(last_line(b"bye", 10), Ok(Some(&b"bye"[..])));
+        assert_eq!(last_line(b"bye\r", 10), Ok(Some(&b"bye"[..])), "a CR whose LF never came");
+        assert_eq!(last_line(b"", 10), Ok(None));
+        assert_eq!(last_line(b"\r", 10), Ok(Some(&b""[..])), "an empty line, ended by its CR");
+        assert_eq!(last_line(b"12345", 4), Err(TooLong { max: 4 }));
+    }
+
+    #[test]
     fn next_line_ends_in_lf_or_crlf() {
         assert_eq!(next_line(b"hii\nrest", 10), Ok(Some((&b"hii"[..], 4))));
         assert_eq!(next_line(b"hii\r\nrest", 10), Ok(Some((&b"hii"[..], 5))));
@@ -374,6 +398,40 @@ mod tests {
             let (got, peak) = split(max, &chunks);
             prop_assert_eq!(got, model(max, &input));
             prop_assert!(peak <= max + 1);
+        }
+
+        /// At the end of input, what was held becomes the last line (as a chat member's
+        /// does at EOF): the same lines as a `LineBuf` that saw the input end.
+        #[test]
+        fn the_held_tail_finishes_as_a_line_buffer_ends(
+            input in prop::collection::vec(prop_oneof![Just(b'\n'), Just(b'\r'), any::<u8>()], 0..200),
+            cut in any::<prop::sample::Index>(),
+            max in 0usize..20,
+        ) {
+            let at = cut.index(input.len() + 1);
+            let (mut lines, mut held, mut got) = (Lines::new(max), Vec::new(), Vec::new());
+            for chunk in [&input[..at], &input[at..]] {
+                held.extend_from_slice(chunk);
+                let mut pos = 0;
+                loop {
+                    let (line, used) = lines.next(&held[pos..]);
+                    pos += used;
+                    match line {
+                        Some(line) => got.push(seen(line)),
+                        None => break,
+                    }
+                }
+                held.drain(..pos);
+            }
+            got.extend(lines.finish(&held).map(seen));
+            let mut buf = LineBuf::new(max);
+            buf.push(&input);
+            buf.end();
+            let mut want = Vec::new();
+            while let Some(line) = buf.pop() {
+                want.push(seen(line));
+            }
+            prop_assert_eq!(got, want);
         }
     }
 }

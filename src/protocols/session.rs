@@ -85,9 +85,12 @@ pub trait Client {
     /// A timer set with `Context::set_global_timer` (through [`Io::context`]) fired.
     fn timer(&mut self, _io: &mut Io<'_, '_>, _key: u64) {}
 
-    /// The server closed its side. The session ends normally right after; this is where a
-    /// client says what was left undone.
-    fn server_closed(&mut self) {}
+    /// The server closed its side. `rest` is what [`Client::received`] left unused: empty
+    /// after a clean end, else the server's last line without its newline, or a reply it
+    /// cut short. The session ends right after, normally unless the client calls
+    /// [`Io::finish`] with another outcome; this is where a client prints its last words
+    /// and says what was left undone.
+    fn server_closed(&mut self, _io: &mut Io<'_, '_>, _rest: &[u8]) {}
 
     /// How the session ends when the connection to the server closes for `reason` before
     /// the session did (a close it asked for never gets here).
@@ -369,16 +372,20 @@ impl<C: Client> Handler for Session<C> {
         }
     }
 
-    fn eof(&mut self, side: &mut Side, ctx: &mut Context<'_>) {
+    /// stdin's `rest` is always empty (its bytes are all taken, see [`Client::input`]); the
+    /// server's goes to [`Client::server_closed`].
+    fn eof(&mut self, side: &mut Side, ctx: &mut Context<'_>, rest: &[u8]) {
         match (*side, &mut self.state) {
             (Side::Stdio, State::Connecting { stdin_ended, .. }) => *stdin_ended = true,
             (Side::Stdio, State::Open { stdin, .. }) => {
                 *stdin = Stdin::Ended;
                 self.with_client(ctx, |client, io| client.input_ended(io));
             }
-            (Side::Tcp, State::Open { .. }) => {
-                self.client.server_closed();
-                self.finish(ctx, Outcome::Closed);
+            (Side::Tcp, State::Open { stdio, link, .. }) => {
+                let mut io = Io { ctx: &mut *ctx, stdio: *stdio, link: *link, end: None };
+                self.client.server_closed(&mut io, rest);
+                let outcome = io.end.unwrap_or(Outcome::Closed);
+                self.finish(ctx, outcome);
             }
             _ => {}
         }

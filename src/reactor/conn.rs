@@ -39,6 +39,7 @@ pub(super) struct Conn<C> {
     pub(super) peer: SocketAddr,
     pub(super) out: OutBuf,
     /// Input the protocol has not consumed yet (empty, and unallocated, most of the time).
+    /// At the end of input it goes to `Handler::eof` rather than being dropped.
     pub(super) held: Vec<u8>,
     /// When data last moved, in milliseconds since the reactor started (half an `Instant`).
     pub(super) last_active: Millis,

@@ -32,7 +32,10 @@ impl<H: Handler> Reactor<H> {
                 Ok(0) => {
                     debug!("{id}: end of input");
                     c.read_closed = true;
-                    self.with_conn(id, |h, conn, ctx| h.eof(conn, ctx));
+                    // What the protocol left unconsumed is its to judge (a last line without
+                    // its newline, a cut frame); taking it also frees it.
+                    let rest = std::mem::take(&mut c.held);
+                    self.with_conn(id, |h, conn, ctx| h.eof(conn, ctx, &rest));
                     return;
                 }
                 Ok(n) => {

@@ -173,8 +173,9 @@ impl Handler for Classic {
     }
 
     /// A client's EOF closes it; the console's means no more replies will be typed, but
-    /// the lines already read still answer messages.
-    fn eof(&mut self, side: &mut Side, ctx: &mut Context<'_>) {
+    /// the lines already read still answer messages. Nothing is ever left over: a client's
+    /// read is a whole message, and the console's bytes are all taken into its `LineBuf`.
+    fn eof(&mut self, side: &mut Side, ctx: &mut Context<'_>, _rest: &[u8]) {
         match side {
             Side::Console(input) => {
                 input.end();

@@ -21,8 +21,8 @@
 //!
 //! **Lines** are at most `max_line` bytes (see [`crate::protocols::lines`]); a longer one is
 //! refused with an error line as soon as it is known to be too long, and so is a line that
-//! is not UTF-8. A member's last line is only taken once its `\n` arrives: an unterminated
-//! line before the member's EOF is dropped.
+//! is not UTF-8. A member's last line may lack its `\n` (`printf 'bye' | nc -N`): what is
+//! left unterminated at the member's EOF is taken as a last line, then the member leaves.
 //!
 //! **The console** (`sockloop serve chat --console`): the server's stdin/stdout join the
 //! room as the member `server`. What is typed there goes to everyone as `server: text`,
@@ -245,19 +245,30 @@ impl Handler for Chat {
         }
     }
 
-    /// A member's EOF ends its membership; the console's only ends typing, and the room
-    /// is still shown on stdout.
-    fn eof(&mut self, peer: &mut Peer, ctx: &mut Context<'_>) {
+    /// A member's EOF ends its membership, after its unterminated last line if it left one
+    /// (said, or obeyed if it is a command); the console's only ends typing, and the room is
+    /// still shown on stdout.
+    fn eof(&mut self, peer: &mut Peer, ctx: &mut Context<'_>, rest: &[u8]) {
+        let Some(id) = ctx.id() else { return };
         match peer {
             Peer::Console(input) => {
-                let Some(id) = ctx.id() else { return };
+                input.push(rest); // empty: the console's bytes are all taken as they come
                 input.end();
                 while let Some(line) = input.pop() {
                     self.on_line(ctx, id, line);
                 }
                 info!("console input ended; the room is still shown here");
             }
-            Peer::Member(_) | Peer::Gone => ctx.close(),
+            Peer::Member(lines) => {
+                if let Some(line) = lines.finish(rest)
+                    && self.on_line(ctx, id, line) == Flow::Left
+                {
+                    *peer = Peer::Gone; // it quit with its last line, and is closing
+                    return;
+                }
+                ctx.close();
+            }
+            Peer::Gone => ctx.close(),
         }
     }
 

@@ -127,6 +127,48 @@ fn eof_and_reset_leave_with_a_notice() {
 }
 
 #[test]
+fn a_last_line_without_newline_before_eof_is_broadcast_then_the_member_leaves() {
+    let (mut t, m) = room(3);
+    t.feed(m[0], b"first\nby");
+    t.feed(m[0], b"e for now");
+    for &other in &m[1..] {
+        assert_eq!(text(t.take_output(other)), "guest1: first\n", "the partial line is held");
+    }
+    t.eof(m[0]);
+    for &other in &m[1..] {
+        assert_eq!(text(t.take_output(other)), "guest1: bye for now\n* guest1 left\n");
+    }
+    assert_eq!(t.closed(m[0]), Some(CloseReason::PeerClosed));
+    assert_eq!(t.handler().room().len(), 2);
+}
+
+#[test]
+fn an_unterminated_last_command_is_obeyed_and_bye_leaves_once() {
+    for last in [&b"BYE"[..], b"/quit", b"/quit\r"] {
+        let (mut t, m) = room(2);
+        t.feed(m[0], last);
+        t.eof(m[0]);
+        assert_eq!(text(t.take_output(m[1])), "* guest1 left\n", "{last:?}");
+        assert!(t.closed(m[0]).is_some());
+        assert_eq!(t.handler().room().len(), 1);
+    }
+    let (mut t, m) = room(2);
+    t.feed(m[0], b"/who");
+    t.eof(m[0]);
+    assert_eq!(text(t.take_output(m[0])), "* here (2): guest1, guest2\n", "answered: it may still read");
+}
+
+#[test]
+fn eof_after_an_over_long_line_does_not_say_its_tail() {
+    let mut t = TestTransport::new(Chat::new(4));
+    let (a, b) = (t.accept(), t.accept());
+    t.take_output(b);
+    t.feed(a, b"far too long");
+    t.eof(a);
+    assert_eq!(text(t.take_output(b)), "* guest1 left\n");
+}
+
+#[test]
 fn an_over_long_line_is_refused_once_and_never_held() {
     let mut t = TestTransport::new(Chat::new(16));
     let (a, b) = (t.accept(), t.accept());

@@ -107,7 +107,8 @@ impl Handler for ClassicServer {
     }
 
     /// A client gone before its key is closed; after it, the answer is finished regardless.
-    fn eof(&mut self, conn: &mut Conn, ctx: &mut Context<'_>) {
+    /// Nothing is left over: the first read is the key, whole, and later bytes are dropped.
+    fn eof(&mut self, conn: &mut Conn, ctx: &mut Context<'_>, _rest: &[u8]) {
         if conn.state == State::Key {
             ctx.close();
         }

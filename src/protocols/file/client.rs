@@ -13,7 +13,7 @@
 use super::classic::{AUTH_ERROR, AUTH_SUCCESS};
 use super::sink::Sink;
 use super::wire::{self, MAX_LINE, Reply};
-use crate::protocols::lines::next_line;
+use crate::protocols::lines::{last_line, next_line};
 use crate::{CloseReason, ConnId, ConnInfo, Context, Handler};
 use log::{debug, info};
 use std::io;
@@ -135,31 +135,35 @@ impl<W: Sink> GetClient<W> {
         }
         let mut used = 0;
         while matches!(self.state, State::AwaitingAuth | State::AwaitingHeader) {
-            let line = match next_line(&data[used..], MAX_LINE) {
+            match next_line(&data[used..], MAX_LINE) {
                 Ok(Some((line, n))) => {
                     used += n;
-                    line
+                    self.reply_line(ctx, line);
                 }
                 Ok(None) => break,
                 Err(e) => {
                     self.finish(ctx, Outcome::Failed(format!("bad reply from the server: {e}")));
                     break;
                 }
-            };
-            match (Reply::parse(line), &self.state) {
-                (Ok(Reply::Ok), State::AwaitingAuth) => self.state = State::AwaitingHeader,
-                (Ok(Reply::File { size, checksum }), State::AwaitingHeader) if size >= self.offset => {
-                    info!("{size} bytes, blake3 {}, from {}", checksum.to_hex(), self.offset);
-                    (self.observer)(Progress::Started { offset: self.offset, size: Some(size) });
-                    self.state = State::Receiving { size: Some(size), expected: Some(checksum) };
-                    self.check_complete(ctx);
-                }
-                (Ok(Reply::Err { code, message }), _) => self.finish(ctx, Outcome::Refused { code, message }),
-                (Ok(other), _) => self.finish(ctx, Outcome::Failed(format!("unexpected reply `{other}`"))),
-                (Err(e), _) => self.finish(ctx, Outcome::Failed(e)),
             }
         }
         used
+    }
+
+    /// One reply line of ours (`OK`, `FILE ...`, `ERR ...`), while one is awaited.
+    fn reply_line(&mut self, ctx: &mut Context<'_>, line: &[u8]) {
+        match (Reply::parse(line), &self.state) {
+            (Ok(Reply::Ok), State::AwaitingAuth) => self.state = State::AwaitingHeader,
+            (Ok(Reply::File { size, checksum }), State::AwaitingHeader) if size >= self.offset => {
+                info!("{size} bytes, blake3 {}, from {}", checksum.to_hex(), self.offset);
+                (self.observer)(Progress::Started { offset: self.offset, size: Some(size) });
+                self.state = State::Receiving { size: Some(size), expected: Some(checksum) };
+                self.check_complete(ctx);
+            }
+            (Ok(Reply::Err { code, message }), _) => self.finish(ctx, Outcome::Refused { code, message }),
+            (Ok(other), _) => self.finish(ctx, Outcome::Failed(format!("unexpected reply `{other}`"))),
+            (Err(e), _) => self.finish(ctx, Outcome::Failed(e)),
+        }
     }
 
     /// Classic: `AUTH_SUCCESS` or `AUTH_ERROR`, which may come split or glued to file bytes
@@ -248,8 +252,25 @@ impl<W: Sink> Handler for GetClient<W> {
         if matches!(self.state, State::Done(_)) { data.len() } else { used }
     }
 
-    fn eof(&mut self, _conn: &mut (), ctx: &mut Context<'_>) {
-        self.ended(ctx, true, "the server closed the connection".into());
+    /// A reply line the server closed without its newline is still its reply if it reads
+    /// as one (an `ERR` says why it refused, a zero-byte `FILE` is the whole file). Any other
+    /// leftover is a reply cut short, and the error says so, with what arrived of it, rather
+    /// than blaming the syntax of a line that never ended.
+    fn eof(&mut self, _conn: &mut (), ctx: &mut Context<'_>, rest: &[u8]) {
+        let ours = matches!(self.mode, Mode::Ours { .. });
+        let mut why = "the server closed the connection".to_string();
+        if ours
+            && matches!(self.state, State::AwaitingAuth | State::AwaitingHeader)
+            && let Ok(Some(line)) = last_line(rest, MAX_LINE)
+            && Reply::parse(line).is_ok()
+        {
+            self.reply_line(ctx, line);
+        } else if !rest.is_empty() {
+            let shown = String::from_utf8_lossy(&rest[..rest.len().min(40)]).into_owned();
+            debug!("the server closed the connection after {} bytes of a reply: {shown:?}", rest.len());
+            why = format!("the server closed the connection in the middle of a reply ({shown:?})");
+        }
+        self.ended(ctx, true, why);
     }
 
     fn closed(&mut self, _conn: (), ctx: &mut Context<'_>, _id: ConnId, reason: CloseReason) {

@@ -95,6 +95,48 @@ fn refusals_cuts_and_excess_are_told_apart() {
 }
 
 #[test]
+fn a_reply_line_the_server_closed_without_its_newline_still_counts() {
+    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
+    t.feed(c, b"OK\nERR 404 not fo");
+    t.feed(c, b"und");
+    t.eof(c);
+    match t.handler().outcome() {
+        Some(Outcome::Refused { code: 404, message }) => assert_eq!(message, "not found"),
+        other => panic!("{other:?}"),
+    }
+
+    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
+    t.feed(c, format!("OK\nFILE 0 {}", blake3::hash(b"").to_hex()).as_bytes());
+    t.eof(c);
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { size: 0, .. })), "an empty file");
+}
+
+#[test]
+fn a_reply_cut_short_by_the_close_is_named_in_the_error() {
+    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
+    t.feed(c, b"OK\nFILE 5 af13");
+    t.eof(c);
+    match t.handler().outcome() {
+        Some(Outcome::Failed(why)) => assert_eq!(
+            why,
+            "the server closed the connection in the middle of a reply (\"FILE 5 af13\") before sending the file"
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    let (mut t, c) = classic();
+    t.feed(c, b"AUTH_SUCC");
+    t.eof(c);
+    match t.handler().outcome() {
+        Some(Outcome::Failed(why)) => assert_eq!(
+            why,
+            "the server closed the connection in the middle of a reply (\"AUTH_SUCC\") before sending the file"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn progress_is_reported() {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let log = seen.clone();

@@ -19,7 +19,8 @@
 //! C: GET ...                     more requests, one at a time; EOF ends the session
 //! ```
 //!
-//! Codes: `400` bad request (syntax, a line too long, a bad name), `401` bad token or
+//! Codes: `400` bad request (syntax, a line too long, a bad name, a last request that the
+//! client's EOF cut off before its `\n`: refused, never guessed at), `401` bad token or
 //! request before `AUTH`, `403` not allowed (absolute, `..`, a symlink out of the root) or
 //! not a regular file (a directory, a device, unreadable), `404` not found, `416` offset
 //! beyond the end of the file, `500` the file could not be read. `401` and an overlong line

@@ -210,17 +210,40 @@ impl FileServer {
         }
     }
 
-    /// The current answer is out: take the next request, or close if the client is done.
+    /// The current answer is out: take the next request; once a client that is done has
+    /// had every answer it asked for before its EOF, close.
     fn ready_for_more(&mut self, conn: &mut Conn, ctx: &mut Context<'_>) {
-        if conn.peer_done {
+        if !conn.peer_done {
+            ctx.resume_reading(conn.id);
+        }
+        if !conn.pending.is_empty() {
+            self.serve_pending(conn, ctx);
+        }
+        if conn.peer_done && matches!(conn.state, State::Authenticating | State::Idle) {
+            let tail = std::mem::take(&mut conn.pending);
+            self.requests_ended(conn, ctx, &tail);
+        }
+    }
+
+    /// The client sent its last request; `tail` is what followed it without a newline.
+    ///
+    /// Unlike a chat line, an unterminated request is refused, not served: a request picks
+    /// what is sent (a `GET` cut anywhere in its name or offset is still well-formed and
+    /// would fetch the wrong file or range) and the format says requests end in `\n`. The
+    /// refusal says why, so `printf 'AUTH x\nGET f' | nc -N` gets told about the newline
+    /// rather than silence.
+    fn requests_ended(&mut self, conn: &mut Conn, ctx: &mut Context<'_>, tail: &[u8]) {
+        if tail.is_empty() {
             ctx.close();
             conn.state = State::Closing;
             return;
         }
-        ctx.resume_reading(conn.id);
-        if !conn.pending.is_empty() {
-            self.serve_pending(conn, ctx);
-        }
+        info!(
+            "{}: input ended inside a request ({} bytes and no newline), refusing it",
+            conn.peer,
+            tail.len()
+        );
+        close_with(conn, ctx, &Reply::err(400, "request not terminated by a newline"));
     }
 }
 
@@ -277,13 +300,22 @@ impl Handler for FileServer {
         }
     }
 
-    fn eof(&mut self, conn: &mut Conn, ctx: &mut Context<'_>) {
+    /// Requests that came before the EOF are still answered (those waiting in `pending` once
+    /// the current file is out); an unterminated last one is refused
+    /// ([`FileServer::requests_ended`]).
+    fn eof(&mut self, conn: &mut Conn, ctx: &mut Context<'_>, rest: &[u8]) {
+        conn.peer_done = true;
         match conn.state {
-            State::Hashing(_) | State::Streaming => conn.peer_done = true,
+            // Empty here: input that arrives while busy is all taken into `pending`.
+            State::Hashing(_) | State::Streaming => conn.pending.extend_from_slice(rest),
+            // The answer is decided; input is ignored then, so nothing is left over.
             State::Rejecting | State::Closing => {}
             State::Authenticating | State::Idle => {
-                ctx.close();
-                conn.state = State::Closing;
+                // One of the two is empty: a partial line is either held by the reactor, or
+                // (after a busy spell) kept in `pending`.
+                let mut tail = std::mem::take(&mut conn.pending);
+                tail.extend_from_slice(rest);
+                self.requests_ended(conn, ctx, &tail);
             }
         }
     }

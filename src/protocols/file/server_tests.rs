@@ -101,6 +101,44 @@ fn pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn an_unterminated_last_request_is_refused_not_guessed_at() {
+    let mut f = fixture();
+    let c = authed(&mut f);
+    f.t.feed(c, b"GET hello.t");
+    f.t.feed(c, b"xt");
+    f.t.eof(c);
+    assert_eq!(f.t.take_output(c), b"ERR 400 request not terminated by a newline\n");
+    assert!(f.t.file_sends(c).is_empty());
+    assert_eq!(f.t.closed(c), Some(CloseReason::PeerClosed));
+
+    let c = f.t.accept();
+    f.t.feed(c, b"AUTH tok");
+    f.t.eof(c);
+    assert_eq!(f.t.take_output(c), b"ERR 400 request not terminated by a newline\n");
+}
+
+#[test]
+fn requests_sent_before_the_eof_are_all_answered_even_while_busy() {
+    let mut f = fixture();
+    let c = f.t.accept();
+    f.t.feed(c, b"AUTH tok\nGET big.bin\nGET hello.txt\nGET hel");
+    f.t.eof(c);
+    assert_eq!(f.t.take_output(c), b"OK\n");
+    assert_eq!(f.t.closed(c), None, "big.bin is still being hashed");
+    f.t.advance(Duration::from_millis(1));
+    let content = big();
+    let want = [
+        header(&content),
+        content,
+        header(b"hello"),
+        b"hello".to_vec(),
+        b"ERR 400 request not terminated by a newline\n".to_vec(),
+    ];
+    assert_eq!(f.t.take_output(c), want.concat());
+    assert_eq!(f.t.closed(c), Some(CloseReason::PeerClosed));
+}
+
+#[test]
 fn refusals_get_a_code_and_keep_the_connection() {
     let mut f = fixture();
     let c = authed(&mut f);

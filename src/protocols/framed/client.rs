@@ -111,8 +111,12 @@ impl Client for FramedClient {
         used
     }
 
-    fn server_closed(&mut self) {
-        if self.owed > 0 && !self.said_bye {
+    /// A reply cut short is the server breaking the protocol, like a bad header: the
+    /// session fails rather than end as if every reply had come.
+    fn server_closed(&mut self, io: &mut Io<'_, '_>, rest: &[u8]) {
+        if let Some(cut) = self.codec.truncated(rest) {
+            io.finish(Outcome::Failed(format!("bad reply from the server: {cut}")));
+        } else if self.owed > 0 && !self.said_bye {
             warn!("the server closed the connection with {} frames unanswered", self.owed);
         }
     }
@@ -237,6 +241,24 @@ mod tests {
         assert!(t.closed(stdio).is_some());
         match t.handler().outcome() {
             Some(Outcome::Failed(why)) => assert!(why.contains("not a length"), "{why}"),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reply_cut_short_by_the_servers_close_fails_the_session() {
+        let (mut t, stdio, tcp) = session();
+        t.feed(stdio, b"one\ntwo\n");
+        let reply = frame(REPLY);
+        t.feed(tcp, &[&reply[..], &reply[..70]].concat());
+        t.eof(tcp);
+        assert_eq!(t.output(stdio), b"Message received successfully....\n", "the whole reply is printed");
+        assert!(t.stop_requested());
+        match t.handler().outcome() {
+            Some(Outcome::Failed(why)) => assert_eq!(
+                why,
+                "bad reply from the server: the stream ended inside a frame (6 of 33 payload bytes)"
+            ),
             other => panic!("expected a failure, got {other:?}"),
         }
     }

@@ -74,6 +74,28 @@ impl fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
+/// How far a frame got before its stream ended: what a truncation is reported as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Truncated {
+    /// `got` bytes of an `of`-byte header.
+    Header { got: usize, of: usize },
+    /// `got` bytes of the `of` the header announced.
+    Payload { got: usize, of: usize },
+}
+
+impl fmt::Display for Truncated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Truncated::Header { got, of } => {
+                write!(f, "the stream ended inside a frame header ({got} of {of} bytes)")
+            }
+            Truncated::Payload { got, of } => {
+                write!(f, "the stream ended inside a frame ({got} of {of} payload bytes)")
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Codec {
     header: Header,
@@ -111,6 +133,22 @@ impl Codec {
         let len = self.length(head)?;
         let end = self.header.size() + len;
         Ok(buf.get(self.header.size()..end).map(|payload| Frame { payload, consumed: end }))
+    }
+
+    /// What `rest`, the input left when the stream ended, was the start of: `None` if it
+    /// is empty, or is not the start of a frame at all (a whole frame, a bad header: what
+    /// [`Codec::decode`] says about it is the news then).
+    pub fn truncated(&self, rest: &[u8]) -> Option<Truncated> {
+        let size = self.header.size();
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(head) = rest.get(..size) else {
+            return Some(Truncated::Header { got: rest.len(), of: size });
+        };
+        let len = self.length(head).ok()?;
+        let got = rest.len() - size;
+        (got < len).then_some(Truncated::Payload { got, of: len })
     }
 
     fn length(&self, head: &[u8]) -> Result<usize, FrameError> {
@@ -189,6 +227,24 @@ mod tests {
             let got = codec.decode(&two).unwrap().unwrap();
             assert_eq!(got, Frame { payload: b"payload", consumed: f.len() });
         }
+    }
+
+    #[test]
+    fn a_cut_frame_says_how_far_it_got() {
+        for codec in [ascii(), Codec::new(Header::U32, 1 << 20)] {
+            let f = frame(&codec, b"payload");
+            let size = codec.header().size();
+            assert_eq!(codec.truncated(b""), None);
+            assert_eq!(codec.truncated(&f[..1]), Some(Truncated::Header { got: 1, of: size }));
+            assert_eq!(codec.truncated(&f[..size]), Some(Truncated::Payload { got: 0, of: 7 }));
+            assert_eq!(codec.truncated(&f[..size + 3]), Some(Truncated::Payload { got: 3, of: 7 }));
+            assert_eq!(codec.truncated(&f), None, "a whole frame is not cut");
+        }
+        assert_eq!(ascii().truncated(format!("{:<64}", "x").as_bytes()), None, "a bad header is not cut");
+        assert_eq!(
+            Truncated::Payload { got: 3, of: 6 }.to_string(),
+            "the stream ended inside a frame (3 of 6 payload bytes)"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod props;
 pub mod server;
 
 pub use client::FramedClient;
-pub use codec::{Codec, Frame, FrameError, Header};
+pub use codec::{Codec, Frame, FrameError, Header, Truncated};
 pub use server::Framed;
 
 /// The classic reply text (33 bytes).

@@ -4,7 +4,8 @@
 //! Where the classic server misbehaves (a header split across reads is misparsed, a bad
 //! header kills its thread, EOF makes it spin) this one decodes across any split, closes
 //! a connection with a bad header after logging why with the peer's address, and closes on
-//! EOF. The classic protocol has no error frame, so a bad header gets no reply.
+//! EOF, logging a frame the EOF cut short the same way. The classic protocol has no error
+//! frame, so neither gets a reply.
 
 use super::codec::{Codec, FrameError};
 use super::{DISCONNECT, REPLY};
@@ -89,6 +90,20 @@ impl Handler for Framed {
             }
         }
     }
+
+    /// A frame cut short by the FIN is a protocol error, not a message: it cannot be
+    /// answered (its payload is incomplete, and the classic protocol has no error frame),
+    /// but it is logged, so a peer that lost part of its output is not taken for one that
+    /// finished cleanly.
+    fn eof(&mut self, session: &mut Session, ctx: &mut Context<'_>, rest: &[u8]) {
+        if let Session::Open { peer } = *session
+            && let Some(cut) = self.codec.truncated(rest)
+        {
+            warn!("{peer}: {cut}; closing the connection");
+        }
+        ctx.close();
+        *session = Session::Closing;
+    }
 }
 
 #[cfg(test)]
@@ -96,7 +111,8 @@ mod tests {
     use super::*;
     use crate::CloseReason;
     use crate::protocols::framed::codec::Header;
-    use crate::testing::TestTransport;
+    use crate::testing::{TestTransport, logs};
+    use log::Level;
 
     fn frame(codec: &Codec, payload: &[u8]) -> Vec<u8> {
         let mut f = Vec::new();
@@ -178,11 +194,32 @@ mod tests {
     }
 
     #[test]
-    fn eof_closes() {
+    fn eof_on_a_frame_boundary_closes_quietly() {
         let mut t = TestTransport::new(Framed::default());
         let c = t.accept();
-        t.feed(c, b"12");
-        t.eof(c);
+        t.feed(c, &frame(&Codec::default(), b"whole"));
+        t.take_output(c);
+        let logs = logs::capture(|| t.eof(c));
         assert_eq!(t.closed(c), Some(CloseReason::PeerClosed));
+        assert!(logs.iter().all(|(level, _)| *level > Level::Warn), "{logs:?}");
+    }
+
+    #[test]
+    fn a_frame_cut_short_by_eof_is_reported_with_the_peer_and_closed() {
+        let codec = Codec::default();
+        let f = frame(&codec, b"abcdef");
+        for (cut, what) in [
+            (2, "the stream ended inside a frame header (2 of 64 bytes)"),
+            (67, "the stream ended inside a frame (3 of 6 payload bytes)"),
+        ] {
+            let mut t = TestTransport::new(Framed::default());
+            let c = t.accept_from("127.0.0.1:40123".parse().unwrap());
+            t.feed(c, &f[..cut]);
+            let logs = logs::capture(|| t.eof(c));
+            let want = format!("127.0.0.1:40123: {what}; closing the connection");
+            assert!(logs.contains(&(Level::Warn, want.clone())), "{want:?} not in {logs:?}");
+            assert_eq!(t.take_output(c), b"", "the classic protocol has no error frame");
+            assert_eq!(t.closed(c), Some(CloseReason::PeerClosed));
+        }
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! [`Session`]: crate::protocols::session::Session
 
-use crate::protocols::lines::{Line, LineBuf, TooLong, next_line};
+use crate::protocols::lines::{Line, LineBuf, TooLong, last_line, next_line};
 use crate::protocols::session::{Client, Io, Outcome};
 use crate::{Context, TimerId};
 use std::net::SocketAddr;
@@ -105,6 +105,17 @@ impl Client for RelayClient {
         used
     }
 
+    /// The server's last line may lack its newline; it is printed like the others.
+    fn server_closed(&mut self, io: &mut Io<'_, '_>, rest: &[u8]) {
+        let server = io.server();
+        match last_line(rest, MAX_LINE) {
+            Ok(Some(line)) => print(io, server, line),
+            Ok(None) => {}
+            // `received` prints what there is of a line this long as soon as it arrives.
+            Err(_) => print(io, server, rest),
+        }
+    }
+
     fn datagram(&mut self, io: &mut Io<'_, '_>, from: SocketAddr, data: &[u8]) {
         print(io, from, data);
         if let (Some(timer), Some(wait)) = (&mut self.lingering, self.udp_wait) {
@@ -189,5 +200,21 @@ mod tests {
         assert!(!t.stop_requested());
         t.eof(tcp);
         assert!(t.stop_requested());
+    }
+
+    #[test]
+    fn tcp_the_servers_last_line_without_newline_is_printed_before_the_end() {
+        let mut t = TestTransport::new(Session::tcp(RelayClient::tcp(), vec![server()]));
+        let stdio = t.open_stdio();
+        let tcp = t.complete_connect(TAG, server());
+        t.feed(tcp, b"200, Name registered\n127.0.0.1/4 ; content : la");
+        t.feed(tcp, b"st\r");
+        t.eof(tcp);
+        assert_eq!(
+            t.output(stdio),
+            b"from 127.0.0.1:9000: 200, Name registered\nfrom 127.0.0.1:9000: 127.0.0.1/4 ; content : last\n"
+        );
+        assert!(t.stop_requested());
+        assert!(matches!(t.handler().outcome(), Some(Outcome::Closed)));
     }
 }

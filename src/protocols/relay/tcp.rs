@@ -6,6 +6,9 @@
 //! A recipient that is not connected is answered 405, never dropped silently. IPv4 peers
 //! of a dual-stack listener show up as `::ffff:a.b.c.d`; either spelling reaches them.
 //!
+//! A request cut off by the peer's FIN, with no newline, is still a request: it is
+//! answered (the peer may still read) before the connection closes.
+//!
 //! Lines longer than the limit are refused with 408 and the connection is closed: the
 //! reactor holds a partial line, so the limit is what bounds a peer's memory. A member
 //! whose output backs up (it does not read what is sent to it) is disconnected, so that
@@ -16,7 +19,7 @@ use super::{
     BAD_NAME, LINE_TOO_LONG, NAME_TAKEN, NAMED, NOT_UTF8, REMOTE_STOP_DISABLED, SENT_TCP, UNREACHABLE,
     forwarded,
 };
-use crate::protocols::lines::next_line;
+use crate::protocols::lines::{last_line, next_line};
 use crate::protocols::python;
 use crate::{CloseReason, ConnId, ConnInfo, Context, Handler};
 use log::{debug, info, warn};
@@ -172,6 +175,23 @@ impl Handler for TcpRelay {
         data.len()
     }
 
+    /// The last request may lack its newline (`printf 'hii' | nc -N`): answered like the
+    /// others, then the connection closes once the replies are out.
+    fn eof(&mut self, member: &mut Member, ctx: &mut Context<'_>, rest: &[u8]) {
+        if !member.done {
+            match last_line(rest, self.max_line) {
+                Ok(Some(line)) => self.line(member, ctx, line),
+                Ok(None) => {}
+                // Cannot happen: `data` refuses a line as soon as it is too long.
+                Err(e) => {
+                    warn!("{}: {e}", member.peer);
+                    reply(ctx, LINE_TOO_LONG);
+                }
+            }
+        }
+        ctx.close();
+    }
+
     /// Its output backed up: it does not read what others send it. Dropping what is queued
     /// and the member is the only way to keep that queue bounded.
     fn backlogged(&mut self, member: &mut Member, ctx: &mut Context<'_>, queued: usize) {
@@ -278,6 +298,23 @@ mod tests {
             t.feed(a, piece.as_bytes());
         }
         assert_eq!(t.take_output(a), "('127.0.0.1', 40001)\n".repeat(3).as_bytes());
+    }
+
+    #[test]
+    fn a_last_request_without_newline_before_eof_is_answered_then_closed() {
+        let mut t = relay();
+        let a = t.accept_from("127.0.0.1:40000".parse().unwrap());
+        let b = t.accept_from("127.0.0.1:40001".parse().unwrap());
+        t.feed(b, b"hii\nto:127.0.0.1/40000;con");
+        t.feed(b, b"tent:bye\r");
+        assert_eq!(t.take_output(b), b"('127.0.0.1', 40001)\n");
+        t.eof(b);
+        assert_eq!(t.take_output(b), b"200, Message Sent Successfully\n");
+        assert_eq!(t.take_output(a), b"127.0.0.1/40001 ; content : bye\n");
+        assert_eq!(t.closed(b), Some(CloseReason::PeerClosed));
+        t.eof(a);
+        assert_eq!(t.take_output(a), b"", "nothing left over, nothing answered");
+        assert_eq!(t.closed(a), Some(CloseReason::PeerClosed));
     }
 
     #[test]
