@@ -224,7 +224,12 @@ mod tests {
     /// Feeds `chunks` as the reactor would: what is not consumed is held and handed back in
     /// front of the next chunk. Returns the lines and the most bytes ever held.
     fn split(max: usize, chunks: &[&[u8]]) -> (Vec<Seen>, usize) {
-        let (mut lines, mut held, mut out, mut peak) = (Lines::new(max), Vec::new(), Vec::new(), 0);
+        split_holding(&mut Lines::new(max), &mut Vec::new(), chunks)
+    }
+
+    /// [`split`], leaving the splitter and what it holds at the end to the caller.
+    fn split_holding(lines: &mut Lines, held: &mut Vec<u8>, chunks: &[&[u8]]) -> (Vec<Seen>, usize) {
+        let (mut out, mut peak) = (Vec::new(), 0);
         for chunk in chunks {
             held.extend_from_slice(chunk);
             let mut pos = 0;
@@ -409,20 +414,8 @@ mod tests {
             max in 0usize..20,
         ) {
             let at = cut.index(input.len() + 1);
-            let (mut lines, mut held, mut got) = (Lines::new(max), Vec::new(), Vec::new());
-            for chunk in [&input[..at], &input[at..]] {
-                held.extend_from_slice(chunk);
-                let mut pos = 0;
-                loop {
-                    let (line, used) = lines.next(&held[pos..]);
-                    pos += used;
-                    match line {
-                        Some(line) => got.push(seen(line)),
-                        None => break,
-                    }
-                }
-                held.drain(..pos);
-            }
+            let (mut lines, mut held) = (Lines::new(max), Vec::new());
+            let (mut got, _) = split_holding(&mut lines, &mut held, &[&input[..at], &input[at..]]);
             got.extend(lines.finish(&held).map(seen));
             let mut buf = LineBuf::new(max);
             buf.push(&input);
