@@ -5,6 +5,7 @@
 //!     cargo bench --bench echo -- --quick      # 1 s windows, for a smoke run
 //!     cargo bench --bench echo -- --clients 1  # only the rows with that many connections
 //!     cargo bench --bench echo -- --idle       # only the idle-memory table
+//!     cargo bench --bench echo -- --rounds 5   # more rounds per figure (median of them)
 //!
 //! Each server runs as its own process pinned to CPU 1; the load (`sockloop::stress`, one
 //! thread) runs in this process pinned to CPU 0. On a 2-core machine the load generator
@@ -138,7 +139,11 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let window = Duration::from_secs(if quick { 1 } else { 3 });
-    let rounds = if quick { 1 } else { 3 };
+    let rounds = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => args.get(i + 1).and_then(|n| n.parse().ok()).expect("--rounds N"),
+        None if quick => 1,
+        None => 3,
+    };
     let idle_only = args.iter().any(|a| a == "--idle");
     let only: Option<u32> = args
         .iter()

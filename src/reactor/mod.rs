@@ -226,7 +226,9 @@ impl<H: Handler> Reactor<H> {
         self.apply_effects();
         let mut events = Events::with_capacity(self.config.events_capacity);
         loop {
-            if self.stop_flag.swap(false, Ordering::SeqCst) {
+            // Read before swapped: a locked exchange every turn costs more than the whole
+            // flag is worth, and a stop is rare.
+            if self.stop_flag.load(Ordering::Acquire) && self.stop_flag.swap(false, Ordering::SeqCst) {
                 self.begin_stop("stop requested");
             }
             if self.stopping && self.live_conns == 0 {
