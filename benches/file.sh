@@ -9,6 +9,8 @@
 #
 #   benches/file.sh                     # RUNS=5 SIZE=1G PAR=100 PAR_SIZE=16M
 #   RUNS=9 SIZE=256M benches/file.sh
+#   ONLY=get PAR=0 benches/file.sh      # the peers, sockloop serve -> socat and -> get; no PAR
+#   BASELINE=/tmp/old-sockloop ONLY=get PAR=0 benches/file.sh  # and an older `get`, same rounds
 #
 # The source file holds real random bytes (not sparse) on disk, read once first so it is in
 # the page cache; downloads go to tmpfs (/dev/shm) so that the disk's write speed is not what
@@ -19,6 +21,8 @@ RUNS=${RUNS:-5}
 SIZE=${SIZE:-1G}
 PAR=${PAR:-100}
 PAR_SIZE=${PAR_SIZE:-16M}
+ONLY=${ONLY:-}   # get: of the sockloop-server rows read by others, only socat's (the server's share)
+BASELINE=${BASELINE:-} # another build's binary: its `get` runs too, in the same rounds
 WORK=${WORK:-/tmp/sockloop-file-bench}
 OUT=${OUT:-/dev/shm/sockloop-file-bench}
 BASE_PORT=${BASE_PORT:-7600}
@@ -104,17 +108,24 @@ socat_get() { socat -u -b 131072 "TCP:127.0.0.1:$P" "CREATE:$OUT/dl"; }
 # -t: after sending the request, keep reading until the server closes.
 socat_request() { socat -t 100 -b 131072 - "TCP:127.0.0.1:$1" < "$WORK/request" > "$OUT/dl"; }
 sockloop_get() { "$BIN" get "127.0.0.1:$1" big.bin -o "$OUT/dl"; }
+baseline_get() { "$BASELINE" get "127.0.0.1:$1" big.bin -o "$OUT/dl"; }
 
 for _ in $(seq "$RUNS"); do
     nc_serve;                          run "nc -> nc" "" nc_get
     socat_serve;                       run "socat -> socat (128K buffers)" "" socat_get
     socat_serve;                       run "socat -> nc" "" nc_get
-    run "sockloop serve (sendfile) -> nc" "$SF_PID" nc_request "$SF_PORT"
-    run "sockloop serve (read+write) -> nc" "$RW_PID" nc_request "$RW_PORT"
+    if [ "$ONLY" != get ]; then
+        run "sockloop serve (sendfile) -> nc" "$SF_PID" nc_request "$SF_PORT"
+        run "sockloop serve (read+write) -> nc" "$RW_PID" nc_request "$RW_PORT"
+    fi
     run "sockloop serve (sendfile) -> socat (128K buffers)" "$SF_PID" socat_request "$SF_PORT"
     run "sockloop serve (read+write) -> socat (128K buffers)" "$RW_PID" socat_request "$RW_PORT"
     run "sockloop serve (sendfile) -> sockloop get" "$SF_PID" sockloop_get "$SF_PORT"
     run "sockloop serve (read+write) -> sockloop get" "$RW_PID" sockloop_get "$RW_PORT"
+    if [ -n "$BASELINE" ]; then
+        run "sockloop serve (sendfile) -> baseline get" "$SF_PID" baseline_get "$SF_PORT"
+        run "sockloop serve (read+write) -> baseline get" "$RW_PID" baseline_get "$RW_PORT"
+    fi
 done
 
 stats() { # best and median of a list of ms
@@ -137,10 +148,13 @@ echo "## $SIZE over loopback, $RUNS runs each ($(nproc) CPUs, $(uname -r), load 
 echo
 echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round | sockloop server CPU s (median) | server VmRSS before -> peak (worst run) |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-for name in "${PEERS[@]}" \
-    "sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc" \
-    "sockloop serve (sendfile) -> socat (128K buffers)" "sockloop serve (read+write) -> socat (128K buffers)" \
-    "sockloop serve (sendfile) -> sockloop get" "sockloop serve (read+write) -> sockloop get"; do
+ROWS=("${PEERS[@]}")
+[ "$ONLY" = get ] || ROWS+=("sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc")
+ROWS+=("sockloop serve (sendfile) -> socat (128K buffers)" "sockloop serve (read+write) -> socat (128K buffers)")
+ROWS+=("sockloop serve (sendfile) -> sockloop get" "sockloop serve (read+write) -> sockloop get")
+[ -z "$BASELINE" ] ||
+    ROWS+=("sockloop serve (sendfile) -> baseline get" "sockloop serve (read+write) -> baseline get")
+for name in "${ROWS[@]}"; do
     read -r best med < <(tr ' ' '\n' <<< "${TIMES[$name]}" | grep . | stats)
     read -ra t <<< "${TIMES[$name]}"
     ratio=$(for ((r = 0; r < RUNS; r++)); do bc -l <<< "${t[$r]}/${peer_best[$r]}"; done | sort -n |
@@ -153,6 +167,7 @@ for name in "${PEERS[@]}" \
 done
 
 # --- PAR downloads at once from the one server thread ------------------------------------
+[ "$PAR" -gt 0 ] || exit 0 # (and `wait` with no clients would wait for the servers)
 par_size=$(numfmt --from=iec "$PAR_SIZE")
 par_run() { # LABEL SERVER_PID BYTES_EACH CLIENT_COMMAND_PREFIX...: PAR clients at once
     local label=$1 spid=$2 expect=$3; shift 3

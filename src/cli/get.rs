@@ -71,7 +71,8 @@ pub fn run(args: GetArgs) -> Result<(), String> {
     if let Some(bar) = bar.clone() {
         client = client.observe(move |p| show(&bar, p));
     }
-    // One connection: a bigger read buffer means fewer reads, hash calls and file writes.
+    // One connection: a bigger read buffer means fewer reads and file writes (socat reads
+    // 128 KiB; 128 KiB to 1 MiB measured the same here).
     let config = Config {
         idle_timeout: Some(args.idle_timeout),
         scratch_size: 256 << 10,
@@ -145,8 +146,8 @@ fn part_path(target: &Path) -> Result<PathBuf, String> {
     Ok(target.with_file_name(part))
 }
 
-/// A fresh part file, or (`resume`) the existing one, to go on from its end; hashed by a
-/// helper thread as it grows (see [`PartFile`]).
+/// A fresh part file, or (`resume`) the existing one, to go on from its end; hashed as it
+/// grows, mostly by a helper thread (see [`PartFile`]).
 fn open_part(part: &Path, resume: bool) -> Result<(PartFile, u64), String> {
     let failed = |e: std::io::Error| format!("cannot open {}: {e}", part.display());
     let file =

@@ -45,17 +45,20 @@ pub mod auth;
 pub mod checksum;
 pub mod classic;
 pub mod client;
+mod part;
 pub mod paths;
 pub mod server;
 pub mod sink;
+mod tree;
 pub mod wire;
 
 pub use auth::Secret;
 pub use classic::ClassicServer;
 pub use client::{GetClient, Mode, Outcome, Progress};
+pub use part::PartFile;
 pub use paths::Root;
 pub use server::FileServer;
-pub use sink::{Hashed, PartFile, Sink};
+pub use sink::{Hashed, Sink};
 
 #[cfg(test)]
 mod client_tests;
