@@ -113,26 +113,21 @@ fn a_reply_line_the_server_closed_without_its_newline_still_counts() {
 
 #[test]
 fn a_reply_cut_short_by_the_close_is_named_in_the_error() {
-    let (mut t, c) = ours(Hashed::new(Vec::new()), 0);
-    t.feed(c, b"OK\nFILE 5 af13");
-    t.eof(c);
-    match t.handler().outcome() {
-        Some(Outcome::Failed(why)) => assert_eq!(
-            why,
-            "the server closed the connection in the middle of a reply (\"FILE 5 af13\") before sending the file"
-        ),
-        other => panic!("{other:?}"),
-    }
-
-    let (mut t, c) = classic();
-    t.feed(c, b"AUTH_SUCC");
-    t.eof(c);
-    match t.handler().outcome() {
-        Some(Outcome::Failed(why)) => assert_eq!(
-            why,
-            "the server closed the connection in the middle of a reply (\"AUTH_SUCC\") before sending the file"
-        ),
-        other => panic!("{other:?}"),
+    let (ours, classic) = (ours(Hashed::new(Vec::new()), 0), classic());
+    for ((mut t, c), input, quoted) in
+        [(ours, &b"OK\nFILE 5 af13"[..], "FILE 5 af13"), (classic, b"AUTH_SUCC", "AUTH_SUCC")]
+    {
+        t.feed(c, input);
+        t.eof(c);
+        match t.handler().outcome() {
+            Some(Outcome::Failed(why)) => assert_eq!(
+                *why,
+                format!(
+                    "the server closed the connection in the middle of a reply (\"{quoted}\") before sending the file"
+                )
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 }
 
