@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The file-transfer benchmark behind BENCHMARKS.md "## file": a 1 GiB file over loopback,
 #   - sockloop serve file (sendfile, and --no-sendfile) vs nc and socat serving the same file,
-#     each read by the same client (nc), then end to end with sockloop get (checksum + rename),
+#     each read by the same client (nc), then end to end with sockloop get (checksum + rename;
+#     splice(2) from socket to file, and --no-splice through a buffer),
 #   - server RSS growth during the transfers: the kernel's own peak (VmHWM), reset before each
 #     transfer with /proc/PID/clear_refs, so no sampler competes with the transfer for the CPU,
 #   - PAR parallel `sockloop get`s from the one server thread (and socat's fork-per-client).
@@ -108,6 +109,7 @@ socat_get() { socat -u -b 131072 "TCP:127.0.0.1:$P" "CREATE:$OUT/dl"; }
 # -t: after sending the request, keep reading until the server closes.
 socat_request() { socat -t 100 -b 131072 - "TCP:127.0.0.1:$1" < "$WORK/request" > "$OUT/dl"; }
 sockloop_get() { "$BIN" get "127.0.0.1:$1" big.bin -o "$OUT/dl"; }
+sockloop_get_copy() { "$BIN" get --no-splice "127.0.0.1:$1" big.bin -o "$OUT/dl"; }
 baseline_get() { "$BASELINE" get "127.0.0.1:$1" big.bin -o "$OUT/dl"; }
 
 for _ in $(seq "$RUNS"); do
@@ -122,6 +124,7 @@ for _ in $(seq "$RUNS"); do
     run "sockloop serve (read+write) -> socat (128K buffers)" "$RW_PID" socat_request "$RW_PORT"
     run "sockloop serve (sendfile) -> sockloop get" "$SF_PID" sockloop_get "$SF_PORT"
     run "sockloop serve (read+write) -> sockloop get" "$RW_PID" sockloop_get "$RW_PORT"
+    run "sockloop serve (sendfile) -> sockloop get --no-splice" "$SF_PID" sockloop_get_copy "$SF_PORT"
     if [ -n "$BASELINE" ]; then
         run "sockloop serve (sendfile) -> baseline get" "$SF_PID" baseline_get "$SF_PORT"
         run "sockloop serve (read+write) -> baseline get" "$RW_PID" baseline_get "$RW_PORT"
@@ -152,6 +155,7 @@ ROWS=("${PEERS[@]}")
 [ "$ONLY" = get ] || ROWS+=("sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc")
 ROWS+=("sockloop serve (sendfile) -> socat (128K buffers)" "sockloop serve (read+write) -> socat (128K buffers)")
 ROWS+=("sockloop serve (sendfile) -> sockloop get" "sockloop serve (read+write) -> sockloop get")
+ROWS+=("sockloop serve (sendfile) -> sockloop get --no-splice")
 [ -z "$BASELINE" ] ||
     ROWS+=("sockloop serve (sendfile) -> baseline get" "sockloop serve (read+write) -> baseline get")
 for name in "${ROWS[@]}"; do

@@ -87,6 +87,11 @@ pub trait Handler {
     /// room) decides here what else to do, such as disconnecting a member who never reads.
     fn backlogged(&mut self, _conn: &mut Self::Conn, _ctx: &mut Context<'_>, _queued: usize) {}
 
+    /// Bytes of a [`Context::recv_file`] range reached the file: `Ok(n)`, `n` more of them
+    /// (the range is complete when they add up to its length). `Err`: writing them failed;
+    /// the connection closes after this call, since the bytes on their way are lost.
+    fn received_to_file(&mut self, _conn: &mut Self::Conn, _ctx: &mut Context<'_>, _got: io::Result<u64>) {}
+
     /// A timer set with [`Context::set_timer`] during one of this connection's callbacks.
     fn timer(&mut self, _conn: &mut Self::Conn, _ctx: &mut Context<'_>, _key: u64) {}
 
@@ -139,6 +144,13 @@ pub(crate) enum Effect {
     /// `len` bytes of `file` from `offset` go to connection `to`, after what is queued.
     SendFile {
         to: ConnId,
+        file: Rc<File>,
+        offset: u64,
+        len: u64,
+    },
+    /// The next `len` bytes from connection `from` go to `file` from `offset`.
+    RecvFile {
+        from: ConnId,
         file: Rc<File>,
         offset: u64,
         len: u64,
@@ -249,6 +261,22 @@ impl Context<'_> {
     /// [`Context::send_file`] for any connection. An id that no longer exists is ignored.
     pub fn send_file_to(&mut self, to: ConnId, file: Rc<File>, offset: u64, len: u64) {
         self.effects.list.push(Effect::SendFile { to, file, offset, len });
+    }
+
+    /// The current connection's next `len` bytes of input go to `file`, from `offset`,
+    /// instead of to [`Handler::data`]; the input it has left unconsumed comes first, so a
+    /// protocol that reads a header returns the header's length and asks for the rest.
+    /// [`Handler::received_to_file`] says how far it got; after the range, input goes to
+    /// `data` again. `u64::MAX`: until the end of input.
+    ///
+    /// On Linux the bytes go from socket to file with `splice(2)`, never through user
+    /// space (`Config::splice`); elsewhere through the reactor's one read buffer. Writing
+    /// to a regular file is blocking IO in the loop, so this is for a client or a loop
+    /// whose files are on a local disk.
+    pub fn recv_file(&mut self, file: Rc<File>, offset: u64, len: u64) {
+        if let Some(from) = self.current {
+            self.effects.list.push(Effect::RecvFile { from, file, offset, len });
+        }
     }
 
     /// Sends one datagram from UDP socket `sock`. If the kernel's send buffer is full the

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 struct TestConn<C> {
@@ -32,6 +33,8 @@ struct TestConn<C> {
     paused: bool,
     closed: Option<CloseReason>,
     files: Vec<SentFile>,
+    /// A [`Context::recv_file`] range being filled: the file, the next offset, bytes left.
+    receiving: Option<(Rc<File>, u64, u64)>,
 }
 
 /// A file range the handler queued with [`Context::send_file`]. Its bytes are also read
@@ -171,6 +174,7 @@ impl<H: Handler> TestTransport<H> {
                 paused: false,
                 closed: None,
                 files: Vec::new(),
+                receiving: None,
             },
         );
         let mut ctx = ctx!(self, Some(id));
@@ -182,13 +186,21 @@ impl<H: Handler> TestTransport<H> {
         id
     }
 
-    /// Delivers bytes as one read. Bytes for a closed connection are ignored.
+    /// Delivers bytes as one read. Bytes for a closed connection are ignored. While a
+    /// [`Context::recv_file`] range is open, its bytes go to the file, as in the reactor.
     pub fn feed(&mut self, id: ConnId, bytes: &[u8]) {
         let Some(c) = self.conns.get_mut(&id) else { return };
-        let Some(state) = c.state.as_mut() else { return };
         if c.read_closed {
             return;
         }
+        if c.receiving.is_some() {
+            let rest = self.receive_to_file(id, bytes);
+            if !rest.is_empty() {
+                self.feed(id, rest);
+            }
+            return;
+        }
+        let Some(state) = c.state.as_mut() else { return };
         let mut ctx = Context {
             now: self.now,
             current: Some(id),
@@ -356,6 +368,50 @@ impl<H: Handler> TestTransport<H> {
         self.handler.drained(state, &mut ctx);
     }
 
+    /// Stores the start of `bytes` in the open file range; returns what is left over.
+    fn receive_to_file<'b>(&mut self, id: ConnId, bytes: &'b [u8]) -> &'b [u8] {
+        let Some(c) = self.conns.get_mut(&id) else { return &[] };
+        let Some((file, offset, remaining)) = c.receiving.as_mut() else { return bytes };
+        let take = bytes.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+        let got = file.write_all_at(&bytes[..take], *offset).map(|()| take as u64);
+        *offset += take as u64;
+        *remaining -= take as u64;
+        if *remaining == 0 || got.is_err() {
+            c.receiving = None;
+        }
+        let failed = got.is_err();
+        if let Some(state) = c.state.as_mut() {
+            let mut ctx = ctx!(self, Some(id));
+            self.handler.received_to_file(state, &mut ctx, got);
+        }
+        self.apply_effects();
+        if failed {
+            self.close(id, CloseReason::Error);
+            return &[];
+        }
+        &bytes[take..]
+    }
+
+    /// As the reactor: input left unconsumed is the range's first bytes.
+    fn recv_file(&mut self, id: ConnId, file: Rc<File>, offset: u64, len: u64) {
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        if c.read_closed || c.closed.is_some() {
+            return;
+        }
+        if len == 0 {
+            return;
+        }
+        c.receiving = Some((file, offset, len));
+        if c.held.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut c.held);
+        let rest = self.receive_to_file(id, &held);
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.held = rest.to_vec();
+        }
+    }
+
     fn apply_effects(&mut self) {
         while !self.effects.is_empty() {
             let batch = std::mem::take(&mut self.effects);
@@ -370,6 +426,7 @@ impl<H: Handler> TestTransport<H> {
                         }
                     }
                     Effect::SendFile { to, file, offset, len } => self.send_file(to, &file, offset, len),
+                    Effect::RecvFile { from, file, offset, len } => self.recv_file(from, file, offset, len),
                     Effect::SendTo { sock, to, start, end } => {
                         self.datagrams.push(SentDatagram { sock, to, data: batch.bytes[start..end].to_vec() })
                     }

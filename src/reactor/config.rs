@@ -40,6 +40,9 @@ pub struct Config {
     /// Send file ranges with `sendfile(2)` (Linux): no copy through user space. Off, they
     /// are read into the scratch buffer and written, as on other systems.
     pub sendfile: bool,
+    /// Receive file ranges (`Context::recv_file`) with `splice(2)` through a pipe (Linux):
+    /// the kernel moves socket pages to the file. Off, through the scratch buffer.
+    pub splice: bool,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             udp_recv_buffer: None,
             write_budget: 1 << 20,
             sendfile: cfg!(target_os = "linux"),
+            splice: cfg!(target_os = "linux"),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! What the slab holds: listeners, UDP sockets and connections with their queues and flags.
 
-use super::sendfile::FileQueue;
+use super::files::Files;
 use super::*;
 
 pub(super) enum Io {
@@ -66,9 +66,10 @@ pub(super) struct Conn<C> {
     /// the socket stays open, discarding input, until the peer has all we sent: see
     /// `close_flushed`.
     pub(super) lingering: bool,
-    /// File ranges queued behind `out`, each with the bytes written after it; one null
-    /// pointer unless the protocol called `send_file`.
-    pub(super) files: FileQueue,
+    /// File ranges queued behind `out`, each with the bytes written after it, and the one
+    /// the input goes into instead of `data`; one null pointer unless the protocol called
+    /// `send_file` or `recv_file`.
+    pub(super) files: Files,
     /// The last flush stopped at the write budget with the socket still writable: no edge
     /// will come, so the connection is on the still-ready list to be flushed again.
     pub(super) write_cut: bool,
@@ -95,7 +96,7 @@ impl<C> Conn<C> {
             links: None,
             hup_seen: false,
             lingering: false,
-            files: FileQueue::default(),
+            files: Files::default(),
             write_cut: false,
         }
     }

@@ -48,7 +48,9 @@ mod close;
 mod config;
 mod conn;
 mod connect;
+mod files;
 mod read;
+mod recvfile;
 mod sendfile;
 mod write;
 

@@ -17,6 +17,12 @@ impl<H: Handler> Reactor<H> {
             if !c.may_read() {
                 return;
             }
+            if c.files.is_receiving() {
+                if self.read_to_file(id, &mut budget) {
+                    continue;
+                }
+                return;
+            }
             // A connection that writes back to itself never reads more than its output queue
             // has room for, so an echo of this read cannot push the queue past the
             // high-water mark. (Others are paused through `blocked_on` instead.)
@@ -29,15 +35,7 @@ impl<H: Handler> Reactor<H> {
             let want = room.min(self.scratch.len()).min(budget);
             let hup_seen = c.hup_seen;
             match c.io.read(&mut self.scratch[..want]) {
-                Ok(0) => {
-                    debug!("{id}: end of input");
-                    c.read_closed = true;
-                    // What the protocol left unconsumed is its to judge (a last line without
-                    // its newline, a cut frame); taking it also frees it.
-                    let rest = std::mem::take(&mut c.held);
-                    self.with_conn(id, |h, conn, ctx| h.eof(conn, ctx, &rest));
-                    return;
-                }
+                Ok(0) => return self.input_ended(id),
                 Ok(n) => {
                     c.last_active = self.now_ms;
                     let pollable = !matches!(&c.io, Io::Stdio(s) if !s.in_pollable);
@@ -68,6 +66,17 @@ impl<H: Handler> Reactor<H> {
                 }
             }
         }
+    }
+
+    /// The peer's FIN: the protocol hears it, with what it left unconsumed.
+    pub(super) fn input_ended(&mut self, id: ConnId) {
+        let Some(c) = conn_mut(&mut self.slab, id) else { return };
+        debug!("{id}: end of input");
+        c.read_closed = true;
+        // What the protocol left unconsumed is its to judge (a last line without its
+        // newline, a cut frame); taking it also frees it.
+        let rest = std::mem::take(&mut c.held);
+        self.with_conn(id, |h, conn, ctx| h.eof(conn, ctx, &rest));
     }
 
     /// Hands `scratch[..n]` to the protocol.

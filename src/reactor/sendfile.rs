@@ -12,7 +12,6 @@
 //! connection waits on the still-ready list and the others get their turn.
 
 use super::*;
-use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
@@ -25,46 +24,6 @@ pub(crate) struct FileSend {
     /// Bytes written to the connection after this range was queued: they leave once the
     /// range is out, so the peer gets everything in the order it was written.
     pub(super) then: OutBuf,
-}
-
-/// The file ranges queued on one connection, in order. Boxed and absent unless used, so
-/// it costs an idle connection one pointer (every connection has one, and 10,000 idle
-/// ones are 10,000 slab entries).
-#[derive(Default)]
-#[expect(clippy::box_collection, reason = "one pointer per connection, not a VecDeque's four words")]
-pub(crate) struct FileQueue(Option<Box<VecDeque<FileSend>>>);
-
-impl FileQueue {
-    pub(super) fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
-    pub(super) fn push(&mut self, send: FileSend) {
-        self.0.get_or_insert_with(Default::default).push_back(send);
-    }
-
-    pub(super) fn front_mut(&mut self) -> Option<&mut FileSend> {
-        self.0.as_mut().and_then(|q| q.front_mut())
-    }
-
-    pub(super) fn back_mut(&mut self) -> Option<&mut FileSend> {
-        self.0.as_mut().and_then(|q| q.back_mut())
-    }
-
-    /// Takes the first range off; the queue's memory goes with the last one.
-    pub(super) fn pop_front(&mut self) -> Option<FileSend> {
-        let q = self.0.as_mut()?;
-        let first = q.pop_front();
-        if q.is_empty() {
-            self.0 = None;
-        }
-        first
-    }
-
-    /// Bytes written after the ranges, waiting in memory.
-    pub(super) fn queued(&self) -> usize {
-        self.0.as_ref().map_or(0, |q| q.iter().map(|f| f.then.len()).sum())
-    }
 }
 
 /// Why a round of sending from a range stopped.
@@ -179,25 +138,5 @@ fn copy_chunk(io: &mut Io, file: &File, offset: u64, buf: &mut [u8]) -> io::Resu
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_unused_file_queue_is_one_pointer_and_frees_its_memory_when_done() {
-        assert_eq!(std::mem::size_of::<FileQueue>(), std::mem::size_of::<usize>());
-        let file = Rc::new(tempfile::tempfile().expect("temp file"));
-        let mut q = FileQueue::default();
-        q.push(FileSend::new(file.clone(), 0, 1));
-        q.push(FileSend::new(file, 5, 2));
-        q.back_mut().expect("two ranges").then.push(b"tail");
-        assert_eq!(q.queued(), 4);
-        assert_eq!(q.pop_front().map(|f| f.offset), Some(0));
-        assert!(!q.is_empty());
-        assert_eq!(q.pop_front().map(|f| f.remaining), Some(2));
-        assert!(q.is_empty() && q.0.is_none(), "no allocation left behind");
     }
 }

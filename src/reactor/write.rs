@@ -35,6 +35,7 @@ impl<H: Handler> Reactor<H> {
                 match effect {
                     Effect::Write { to, from, start, end } => self.write(to, from, &batch.bytes[start..end]),
                     Effect::SendFile { to, file, offset, len } => self.send_file(to, file, offset, len),
+                    Effect::RecvFile { from, file, offset, len } => self.recv_file(from, file, offset, len),
                     Effect::SendTo { sock, to, start, end } => {
                         self.send_to(sock, to, &batch.bytes[start..end])
                     }

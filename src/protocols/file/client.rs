@@ -1,14 +1,18 @@
 //! The downloading side (`sockloop get`), for our protocol and the classic one.
 //!
-//! It writes what arrives to a [`Sink`] (the CLI's `.part` file), which also computes the
+//! It stores what arrives in a [`Sink`] (the CLI's `.part` file), which also computes the
 //! checksum, and ends in an [`Outcome`] that says whether the sink now holds the whole file,
 //! checked. It never decides what happens to the file on disk: the CLI renames the part file
 //! only on [`Outcome::Complete`].
 //!
-//! Writing to the sink from inside the loop is blocking IO, one read's worth (at most the
-//! reactor's scratch buffer) at a time, and so is waiting for the checksum at the end. That
-//! is acceptable in a client, which has this one connection to serve; a server would never
-//! do it.
+//! When the sink is a file ([`Sink::direct`]), the file's bytes never reach this handler:
+//! once the header is read, the reactor receives the rest straight into the file
+//! ([`Context::recv_file`], `splice(2)` on Linux) and says how far it got; the sink hashes
+//! them from the file. Otherwise they come through [`Handler::data`] and `write_all`.
+//!
+//! Writing to a file from inside the loop is blocking IO, one read's worth at a time, and
+//! so is waiting for the checksum at the end. That is acceptable in a client, which has
+//! this one connection to serve; a server would never do it.
 
 use super::classic::{AUTH_ERROR, AUTH_SUCCESS};
 use super::sink::Sink;
@@ -64,6 +68,8 @@ enum State {
     Receiving {
         size: Option<u64>,
         expected: Option<blake3::Hash>,
+        /// The reactor writes the bytes into the sink's file ([`Sink::direct`]).
+        direct: bool,
     },
     Done(Outcome),
 }
@@ -156,8 +162,7 @@ impl<W: Sink> GetClient<W> {
             (Ok(Reply::Ok), State::AwaitingAuth) => self.state = State::AwaitingHeader,
             (Ok(Reply::File { size, checksum }), State::AwaitingHeader) if size >= self.offset => {
                 info!("{size} bytes, blake3 {}, from {}", checksum.to_hex(), self.offset);
-                (self.observer)(Progress::Started { offset: self.offset, size: Some(size) });
-                self.state = State::Receiving { size: Some(size), expected: Some(checksum) };
+                self.start_receiving(ctx, Some(size), Some(checksum));
                 self.check_complete(ctx);
             }
             (Ok(Reply::Err { code, message }), _) => self.finish(ctx, Outcome::Refused { code, message }),
@@ -170,8 +175,7 @@ impl<W: Sink> GetClient<W> {
     /// (the classic client loses glued bytes; this one keeps them).
     fn classic_reply(&mut self, ctx: &mut Context<'_>, data: &[u8]) -> usize {
         if data.starts_with(AUTH_SUCCESS) {
-            (self.observer)(Progress::Started { offset: 0, size: None });
-            self.state = State::Receiving { size: None, expected: None };
+            self.start_receiving(ctx, None, None);
             AUTH_SUCCESS.len()
         } else if data.starts_with(AUTH_ERROR) {
             self.finish(ctx, Outcome::Refused { code: 401, message: "AUTH_ERROR".into() });
@@ -183,6 +187,21 @@ impl<W: Sink> GetClient<W> {
             self.finish(ctx, Outcome::Failed(format!("unexpected reply {shown:?}")));
             data.len()
         }
+    }
+
+    /// The header is read: the file's bytes follow (until the close when `size` is unknown).
+    /// A file sink gets them from the reactor, the bytes after the header included.
+    fn start_receiving(&mut self, ctx: &mut Context<'_>, size: Option<u64>, expected: Option<blake3::Hash>) {
+        (self.observer)(Progress::Started { offset: self.offset, size });
+        let left = size.map_or(u64::MAX, |s| s.saturating_sub(self.received));
+        let direct = match self.sink.direct() {
+            Some((file, at)) if left > 0 => {
+                ctx.recv_file(file, at, left);
+                true
+            }
+            _ => false,
+        };
+        self.state = State::Receiving { size, expected, direct };
     }
 
     /// File bytes: into the sink.
@@ -203,7 +222,7 @@ impl<W: Sink> GetClient<W> {
     }
 
     fn check_complete(&mut self, ctx: &mut Context<'_>) {
-        let State::Receiving { size: Some(size), expected } = self.state else { return };
+        let State::Receiving { size: Some(size), expected, .. } = self.state else { return };
         if self.received < size {
             return;
         }
@@ -244,12 +263,32 @@ impl<W: Sink> Handler for GetClient<W> {
     }
 
     fn data(&mut self, _conn: &mut (), ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        let was_direct = matches!(self.state, State::Receiving { direct: true, .. });
         let used = self.replies(ctx, data);
-        if used < data.len() && matches!(self.state, State::Receiving { .. }) {
-            self.receive(ctx, &data[used..]);
-            return data.len();
+        match self.state {
+            // The header was just read: what follows it is the reactor's to store.
+            State::Receiving { direct: true, .. } if !was_direct => used,
+            State::Receiving { .. } if used < data.len() => {
+                self.receive(ctx, &data[used..]);
+                data.len()
+            }
+            State::Done(_) => data.len(),
+            _ => used,
         }
-        if matches!(self.state, State::Done(_)) { data.len() } else { used }
+    }
+
+    fn received_to_file(&mut self, _conn: &mut (), ctx: &mut Context<'_>, got: io::Result<u64>) {
+        match got.and_then(|n| self.sink.landed(n).map(|()| n)) {
+            Ok(n) => {
+                self.received += n;
+                (self.observer)(Progress::Received(self.received));
+                self.check_complete(ctx);
+            }
+            Err(e) => {
+                ctx.abort();
+                self.finish(ctx, Outcome::Failed(format!("cannot write the file: {e}")));
+            }
+        }
     }
 
     /// A reply line the server closed without its newline is still its reply if it reads

@@ -175,3 +175,36 @@ fn classic_auth_error_is_a_refusal_and_a_reset_is_not_a_file() {
     t.reset(c);
     assert!(matches!(t.handler().outcome(), Some(Outcome::Interrupted { received: 2, size: None, .. })));
 }
+
+/// With a part file as the sink, the bytes after the header go to the file through the
+/// transport (the reactor's `recv_file`), never through `data`, however the reply is cut;
+/// what comes after the announced size is still caught.
+#[test]
+fn a_part_file_is_filled_by_the_transport_however_the_reply_is_cut() {
+    use super::PartFile;
+    let content: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+    let stream = reply(&content);
+    let header = stream.len() - content.len();
+    for cut in [0, 3, header - 1, header, header + 1, stream.len() - 1, stream.len()] {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let part = PartFile::new(file.reopen().expect("reopen"), 0).expect("part file");
+        let mode = Mode::Ours { token: b"tok".to_vec(), name: b"f".to_vec() };
+        let mut t = TestTransport::new(GetClient::new(vec![server()], mode, part, 0));
+        let c = t.complete_connect(TAG, server());
+        t.feed(c, &stream[..cut]);
+        t.feed(c, &stream[cut..]);
+        let outcome = t.handler().outcome();
+        assert!(matches!(outcome, Some(Outcome::Complete { size: 5000, .. })), "cut at {cut}: {outcome:?}");
+        assert!(std::fs::read(file.path()).expect("read") == content, "cut at {cut}");
+    }
+    // More than announced, in the same read: the range ends at the size, the rest is data.
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let part = PartFile::new(file.reopen().expect("reopen"), 0).expect("part file");
+    let mode = Mode::Ours { token: b"tok".to_vec(), name: b"f".to_vec() };
+    let mut t = TestTransport::new(GetClient::new(vec![server()], mode, part, 0));
+    let c = t.complete_connect(TAG, server());
+    let head = format!("OK\nFILE 3 {}\n", blake3::hash(b"abc").to_hex());
+    t.feed(c, &[head.as_bytes(), b"abcdef"].concat());
+    assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { size: 3, .. })));
+    assert_eq!(std::fs::read(file.path()).expect("read"), b"abc");
+}

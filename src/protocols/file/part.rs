@@ -15,9 +15,10 @@ use super::tree::{Tree, block_hasher};
 use log::debug;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -25,7 +26,8 @@ use std::thread::JoinHandle;
 
 /// A part file, hashed block by block by the loop thread and a helper that reads it back.
 pub struct PartFile {
-    file: File,
+    /// Shared with the reactor, which may write into it directly ([`Sink::direct`]).
+    file: Rc<File>,
     /// Bytes in the file: the resumed part and everything written since.
     len: u64,
     /// The block being filled, when the loop hashes it itself.
@@ -63,8 +65,9 @@ const MAX_WAITING: usize = 16;
 const CHUNK: usize = 256 << 10;
 
 impl PartFile {
-    /// `file` must be open for reading and writing, positioned at its end (append mode
-    /// works); its `len` bytes already there are hashed by the helper.
+    /// `file` must be open for reading and writing, and not in append mode if the reactor
+    /// is to write into it (`splice(2)` refuses such files); bytes go after its first `len`,
+    /// which the helper hashes.
     pub fn new(file: File, len: u64) -> io::Result<PartFile> {
         let (jobs, todo) = channel();
         let (answer, answers) = channel();
@@ -75,7 +78,7 @@ impl PartFile {
             .name("hash-part".into())
             .spawn(move || hash_blocks(&reader, &todo, &answer, &stop))?;
         let mut part = PartFile {
-            file,
+            file: Rc::new(file),
             len,
             ours: None,
             done: BTreeMap::new(),
@@ -162,7 +165,7 @@ impl PartFile {
 
 impl Sink for PartFile {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
+        self.file.write_all_at(bytes, self.len)?;
         let mut rest = bytes;
         while !rest.is_empty() {
             let at = self.len % BLOCK;
@@ -186,6 +189,24 @@ impl Sink for PartFile {
             self.collect(true)?;
         }
         Ok(())
+    }
+
+    fn direct(&self) -> Option<(Rc<File>, u64)> {
+        Some((Rc::clone(&self.file), self.len))
+    }
+
+    /// Bytes the loop never saw: every block they touch is the helper's to read back, the
+    /// one the loop was hashing included.
+    fn landed(&mut self, n: u64) -> io::Result<()> {
+        self.ours = None;
+        let end = self.len + n;
+        while self.len < end {
+            self.len = (self.len - self.len % BLOCK + BLOCK).min(end);
+            if self.len.is_multiple_of(BLOCK) {
+                self.end_block(self.len - BLOCK)?;
+            }
+        }
+        self.collect(false)
     }
 
     /// Waits for the helper's last blocks: a few MiB, unless it was starved.
@@ -334,6 +355,30 @@ mod tests {
     }
 
     #[test]
+    fn bytes_written_into_the_file_by_someone_else_are_hashed_from_the_file() {
+        let all = data(3 * BLOCK as usize + 4_321);
+        // Cuts inside a block the loop is hashing (lend_ahead 0), on a block boundary, and
+        // across two boundaries at once.
+        let cuts = [0, 100_000, 1_500_000, BLOCK as usize, 3 * BLOCK as usize - 7, all.len()];
+        for lend_ahead in [0, u64::MAX] {
+            let mut sink = PartFile::new(tempfile::tempfile().expect("temp file"), 0).expect("part file");
+            sink.lend_ahead = lend_ahead;
+            for (i, w) in cuts.windows(2).enumerate() {
+                let piece = &all[w[0]..w[1]];
+                if i % 2 == 0 {
+                    sink.write_all(piece).expect("write");
+                } else {
+                    let (file, at) = sink.direct().expect("a part file takes direct writes");
+                    assert_eq!(at, w[0] as u64);
+                    file.write_all_at(piece, at).expect("direct write");
+                    sink.landed(piece.len() as u64).expect("landed");
+                }
+            }
+            assert_eq!(sink.checksum().expect("checksum"), blake3::hash(&all), "lend_ahead {lend_ahead}");
+        }
+    }
+
+    #[test]
     fn an_empty_file_and_one_of_exactly_a_block_check_too() {
         for len in [0, BLOCK as usize] {
             let all = data(len);
@@ -353,10 +398,9 @@ mod tests {
         OpenOptions::new().write(true).open(&path).and_then(|f| f.set_len(10)).expect("truncate");
         let err = sink.checksum().expect_err("ten bytes are not a thousand");
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-        // A part that claims more than it holds fails the same way, whenever it is noticed.
+        // A part that claims more than it holds fails the same way.
         let mut sink = PartFile::new(tempfile::tempfile().expect("temp file"), 100).expect("part file");
-        let _ = sink.write_all(&[0; 1 << 20]);
-        assert!(sink.checksum().is_err());
+        assert_eq!(sink.checksum().expect_err("nothing is there").kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

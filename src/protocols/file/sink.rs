@@ -4,13 +4,27 @@
 //! [`super::PartFile`] is what `sockloop get` uses: a file on disk, hashed block by block by
 //! the loop and a helper thread.
 
+use std::fs::File;
 use std::io::{self, Write};
+use std::rc::Rc;
 
 /// Stores a file's bytes in order and knows the BLAKE3 of all it holds.
 pub trait Sink {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// The checksum of everything stored (resumed bytes included). Called once, at the end.
     fn checksum(&mut self) -> io::Result<blake3::Hash>;
+
+    /// The file and offset where the next bytes may be written by someone else, without
+    /// passing through [`Sink::write_all`]: the reactor, receiving straight into the file
+    /// (`Context::recv_file`). `None`: bytes come only through `write_all`.
+    fn direct(&self) -> Option<(Rc<File>, u64)> {
+        None
+    }
+
+    /// `n` bytes were written at the offset [`Sink::direct`] gave.
+    fn landed(&mut self, _n: u64) -> io::Result<()> {
+        Err(io::Error::other("this sink takes bytes only through write_all"))
+    }
 }
 
 /// Any writer, hashed inline.
