@@ -220,6 +220,29 @@ fn a_cut_transfer_keeps_only_the_part_file_and_resume_completes_it() {
     assert_eq!(server.stop_and_stats().1, (3_000_000 + lines) as u64, "only the rest was sent");
 }
 
+/// A second download into the same part file (the same command run twice) is refused at
+/// once, before it truncates or writes anything: the first one's bytes stay as they were.
+#[test]
+fn a_part_file_in_use_by_another_download_is_left_alone() {
+    let d = dirs(&[("five", 5_000_000)]);
+    let part = d.out.join(".five.part");
+    std::fs::write(&part, b"the other download's bytes").expect("write");
+    let held = std::fs::File::open(&part).expect("open");
+    held.lock().expect("lock, as the other download holds it");
+    let server = file_server(&d.root, &[v4()], Config::default());
+    let target = d.out.join("five");
+    let out = get(server.addr(), &["five", "-o", target.to_str().expect("utf-8")], TOKEN);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("in use by another download"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&part).expect("read"), b"the other download's bytes");
+    assert!(!target.exists());
+    drop(held);
+    let out = get(server.addr(), &["five", "-o", target.to_str().expect("utf-8")], TOKEN);
+    assert!(out.status.success(), "once it is free: {}", text(&out.stderr));
+    assert_eq!(server.handle.stats().accepted.get(), 1, "the refused one never connected");
+    server.stop();
+}
+
 #[test]
 fn a_corrupt_transfer_never_becomes_the_file() {
     let d = dirs(&[]);

@@ -157,6 +157,14 @@ fn open_part(part: &Path, resume: bool) -> Result<(PartFile, u64), String> {
     let failed = |e: std::io::Error| format!("cannot open {}: {e}", part.display());
     let file =
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(part).map_err(failed)?;
+    // Two downloads into one part file would each cut and overwrite the other's bytes.
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(format!("{} is in use by another download (of the same file?)", part.display()));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+    }
     if !resume {
         file.set_len(0).map_err(failed)?;
     }
