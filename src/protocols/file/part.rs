@@ -2,13 +2,15 @@
 //!
 //! Hashing costs about a third of what receiving and writing do, so it is shared: the file
 //! is hashed in 4 MiB blocks ([`super::tree`]), by a helper thread that reads its blocks
-//! back from the file, and by the loop thread for a block whose bytes pass while the helper
-//! is behind (the server or another job has the other core). Reading back costs the helper
-//! about twice what hashing bytes still in the cache costs the loop, but copying each read
-//! for the helper, or waking it per read, cost the loop more than the hashing it saved; and
-//! with the file as the buffer between them, memory is one helper buffer however far it
-//! lags. A resumed part is read back like the rest, and the checksum covers the bytes as
-//! stored, not only as received.
+//! back from the file, and by the loop thread for a block that completes while the helper
+//! is behind (the server or another job has the other core): from the bytes as they pass
+//! when they come through [`Sink::write_all`], read back while still in the cache when the
+//! reactor spliced them into the file ([`Sink::landed`]). Copying each read for the helper,
+//! or waking it per read, cost the loop more than the hashing it saved; with the file as
+//! the buffer between them, memory is one buffer per thread however far the helper lags,
+//! and what is left to hash after the last byte is at most a couple of blocks. A resumed
+//! part is read back like the rest, and the checksum covers the bytes as stored, not only
+//! as received.
 
 use super::sink::Sink;
 use super::tree::{Tree, block_hasher};
@@ -43,6 +45,8 @@ pub struct PartFile {
     lend_ahead: u64,
     /// Blocks the loop hashed itself, for the log.
     hashed_here: u64,
+    /// The loop's buffer for reading a block back, made the first time it needs one.
+    buf: Option<Vec<u8>>,
     /// To the helper: byte ranges to hash, block-aligned (`None` once it should stop).
     jobs: Option<Sender<Range<u64>>>,
     answers: Receiver<io::Result<(u64, blake3::Hasher)>>,
@@ -87,6 +91,7 @@ impl PartFile {
             lent: 0,
             lend_ahead: LEND_AHEAD,
             hashed_here: 0,
+            buf: None,
             jobs: Some(jobs),
             answers,
             abandon,
@@ -110,16 +115,23 @@ impl PartFile {
         Ok(())
     }
 
-    /// The block that ends at `self.len` is complete: into `done`, or to the helper.
+    /// The block that ends at `self.len` is complete: into `done`, or to the helper. When
+    /// the helper is behind and the loop did not see the bytes (the reactor spliced them
+    /// into the file), the loop reads the block back itself: it was just written, so it is
+    /// still in the cache, and a helper that lags would otherwise leave the whole backlog to
+    /// hash after the last byte arrived.
     fn end_block(&mut self, start: u64) -> io::Result<()> {
-        match self.ours.take() {
-            Some(hasher) => {
-                self.hashed_here += 1;
-                self.done.insert(start / BLOCK, hasher);
-                Ok(())
+        let hasher = match self.ours.take() {
+            Some(hasher) => hasher,
+            None if self.lent >= self.lend_ahead => {
+                let buf = self.buf.get_or_insert_with(|| vec![0; CHUNK]);
+                hash_range(&self.file, start..self.len, buf, &self.abandon)?
             }
-            None => self.lend(start..self.len),
-        }
+            None => return self.lend(start..self.len),
+        };
+        self.hashed_here += 1;
+        self.done.insert(start / BLOCK, hasher);
+        Ok(())
     }
 
     /// Takes the helper's answers (waiting for one if `wait`) and moves what is now in order
@@ -222,7 +234,10 @@ impl Sink for PartFile {
         if !self.done.is_empty() {
             return Err(io::Error::other("a block of the file was not hashed"));
         }
-        debug!("hashed {} of {} blocks in the loop thread, the rest read back", self.hashed_here, self.next);
+        debug!(
+            "hashed {} of {} blocks in the loop thread, the rest in the helper",
+            self.hashed_here, self.next
+        );
         Ok(self.tree.finalize())
     }
 }
