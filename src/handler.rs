@@ -267,7 +267,8 @@ impl Context<'_> {
     /// instead of to [`Handler::data`]; the input it has left unconsumed comes first, so a
     /// protocol that reads a header returns the header's length and asks for the rest.
     /// [`Handler::received_to_file`] says how far it got; after the range, input goes to
-    /// `data` again. `u64::MAX`: until the end of input.
+    /// `data` again. `u64::MAX`: until the end of input. Asking again while a range is open
+    /// replaces it.
     ///
     /// On Linux the bytes go from socket to file with `splice(2)`, never through user
     /// space (`Config::splice`); elsewhere through the reactor's one read buffer. Writing

@@ -170,6 +170,7 @@ fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
     println!("|---:|---:|---|---:|---:|---:|---:|");
     let workloads: [(u32, usize); 5] = [(1, 64), (100, 64), (1000, 64), (10_000, 64), (100, 16 << 10)];
     let mut ratios = Vec::new();
+    let mut per_round = Vec::new();
     for (clients, size) in workloads.into_iter().filter(|(c, _)| only.is_none_or(|n| n == *c)) {
         // Servers take turns, round after round (each round starting with the next one),
         // and each figure is the median of its rounds: a burst of load from elsewhere on a
@@ -181,6 +182,9 @@ fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
                 runs[i].push(measure(SERVERS[i], clients, size, window));
             }
         }
+        // The same ratios round by round: servers measured minutes apart see different
+        // machines, servers measured in one round nearly the same one.
+        per_round.push((clients, size, round_ratios(&runs, 1), round_ratios(&runs, 2)));
         let rows: Vec<Row> = runs.into_iter().map(median).collect();
         for (server, r) in SERVERS.iter().zip(&rows) {
             println!(
@@ -201,6 +205,48 @@ fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
     println!("|---:|---:|---:|---:|---:|---:|");
     for (clients, size, (t_rate, t_cpu), (m_rate, m_cpu)) in ratios {
         println!("| {clients} | {size} | {t_rate:.2}x | {t_cpu:.2}x | {m_rate:.2}x | {m_cpu:.2}x |");
+    }
+    println!();
+    println!("The same ratios taken within each round, then the median (lowest - highest) over rounds:");
+    println!();
+    println!(
+        "| connections | size | msgs/s sockloop/tokio | CPU/msg tokio/sockloop | msgs/s sockloop/mio | CPU/msg mio/sockloop |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for (clients, size, tokio, mio) in per_round {
+        let [a, b] = tokio.map(|r| r.to_string());
+        let [c, d] = mio.map(|r| r.to_string());
+        println!("| {clients} | {size} | {a} | {b} | {c} | {d} |");
+    }
+}
+
+/// Ratios of sockloop to one peer (`runs[peer]`), each within one round: the median and
+/// range of the msgs/s ratios and of the CPU-per-message ratios (both >1.0: sockloop better).
+fn round_ratios(runs: &[Vec<Row>; 3], peer: usize) -> [Spread; 2] {
+    let pairs: Vec<(f64, f64)> =
+        runs[0].iter().zip(&runs[peer]).map(|(ours, theirs)| ratio(ours, theirs)).collect();
+    [Spread::of(pairs.iter().map(|p| p.0).collect()), Spread::of(pairs.iter().map(|p| p.1).collect())]
+}
+
+/// The median of some ratios, and the lowest and highest.
+struct Spread {
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+impl Spread {
+    fn of(mut v: Vec<f64>) -> Spread {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+        Spread { median, low: v[0], high: v[n - 1] }
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2}x ({:.2} - {:.2})", self.median, self.low, self.high)
     }
 }
 
