@@ -209,8 +209,7 @@ impl<W: Sink> GetClient<W> {
         let State::Receiving { size, .. } = self.state else { return };
         let take = size.map_or(data.len(), |s| (s - self.received).min(data.len() as u64) as usize);
         if let Err(e) = self.sink.write_all(&data[..take]) {
-            ctx.abort();
-            return self.finish(ctx, Outcome::Failed(format!("cannot write the file: {e}")));
+            return self.write_failed(ctx, &e);
         }
         self.received += take as u64;
         (self.observer)(Progress::Received(self.received));
@@ -219,6 +218,18 @@ impl<W: Sink> GetClient<W> {
             return self.finish(ctx, Outcome::Failed(msg));
         }
         self.check_complete(ctx);
+    }
+
+    /// The sink could not store the bytes (a full disk, say). What it holds is the file's
+    /// start, in order, so the download can go on from it once the cause is fixed.
+    fn write_failed(&mut self, ctx: &mut Context<'_>, e: &io::Error) {
+        ctx.abort();
+        let size = match self.state {
+            State::Receiving { size, .. } => size,
+            _ => None,
+        };
+        let why = format!("cannot write the file ({e})");
+        self.finish(ctx, Outcome::Interrupted { received: self.received, size, why });
     }
 
     fn check_complete(&mut self, ctx: &mut Context<'_>) {
@@ -284,10 +295,7 @@ impl<W: Sink> Handler for GetClient<W> {
                 (self.observer)(Progress::Received(self.received));
                 self.check_complete(ctx);
             }
-            Err(e) => {
-                ctx.abort();
-                self.finish(ctx, Outcome::Failed(format!("cannot write the file: {e}")));
-            }
+            Err(e) => self.write_failed(ctx, &e),
         }
     }
 

@@ -208,3 +208,24 @@ fn a_part_file_is_filled_by_the_transport_however_the_reply_is_cut() {
     assert!(matches!(t.handler().outcome(), Some(Outcome::Complete { size: 3, .. })));
     assert_eq!(std::fs::read(file.path()).expect("read"), b"abc");
 }
+
+/// A file that cannot be written (a full disk, here a read-only descriptor) stops the
+/// download as interrupted, not failed: what the part file holds can be resumed.
+#[test]
+fn a_part_file_that_cannot_be_written_interrupts_the_download() {
+    use super::PartFile;
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let read_only = std::fs::File::open(file.path()).expect("open");
+    let part = PartFile::new(read_only, 0).expect("part file");
+    let mode = Mode::Ours { token: b"tok".to_vec(), name: b"f".to_vec() };
+    let mut t = TestTransport::new(GetClient::new(vec![server()], mode, part, 0));
+    let c = t.complete_connect(TAG, server());
+    t.feed(c, &reply(b"hello"));
+    match t.handler().outcome() {
+        Some(Outcome::Interrupted { received: 0, size: Some(5), why }) => {
+            assert!(why.starts_with("cannot write the file"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(t.closed(c).is_some() && t.stop_requested());
+}
