@@ -40,6 +40,11 @@
 //! ([`crate::Context::send_file`]), which sends it with `sendfile(2)` as the socket drains.
 //! The checksum, needed before the bytes, is computed in bounded steps per loop turn and
 //! cached by file identity and version ([`checksum`]).
+//!
+//! The client, symmetrically, never holds the file's bytes: once the header is read it has
+//! the reactor receive the rest straight into the part file ([`crate::Context::recv_file`],
+//! `splice(2)` on Linux), and [`PartFile`] hashes them back from the file, mostly on a helper
+//! thread.
 
 pub mod auth;
 pub mod checksum;
