@@ -302,7 +302,7 @@ impl Handler for FileServer {
 
     /// Requests that came before the EOF are still answered (those waiting in `pending` once
     /// the current file is out); an unterminated last one is refused
-    /// ([`FileServer::requests_ended`]).
+    /// (`FileServer::requests_ended`).
     fn eof(&mut self, conn: &mut Conn, ctx: &mut Context<'_>, rest: &[u8]) {
         conn.peer_done = true;
         match conn.state {

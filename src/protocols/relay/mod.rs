@@ -4,7 +4,7 @@
 //! (`to:IP/PORT;content:MSG`); the server forwards `<sender IP>/<sender port> ; content :
 //! <msg>` from its own socket and tells the sender how it went, with the classic codes.
 //!
-//! - [`parse`]: the request parser, shared by both transports.
+//! - [`parse`](mod@parse): the request parser, shared by both transports.
 //! - [`udp`]: the classic UDP server, byte for byte.
 //! - [`tcp`]: the TCP server: lines instead of datagrams, and recipients by name too.
 //! - [`client`]: the interactive client for either.

@@ -3,7 +3,7 @@
 //!
 //! The reactor sends after this handler returns, so a failed send cannot turn into the
 //! classic 405 afterwards. Instead the sends that would fail are predicted here: a target
-//! that is not an IP literal or has port 0 (see [`super::parse`]), the IPv4 broadcast
+//! that is not an IP literal or has port 0 (see [`super::parse`](mod@super::parse)), the IPv4 broadcast
 //! address (no `SO_BROADCAST`), and an address of the other family than the socket's. An
 //! IPv6 socket reaches IPv4 targets only when it is dual-stack (`[::]`); then they are sent
 //! to as IPv4-mapped addresses. For the family check the handler must know each socket's
