@@ -6,50 +6,40 @@ mod common;
 #[path = "support/process.rs"]
 mod process;
 
-use common::{IO_TIMEOUT, Server, connect, v4, v6};
+use common::{IO_TIMEOUT, LineClient, Server, connect, v4, v6};
 use process::{BIN, ServeProc, wait_bounded};
 use sockloop::protocols::chat::Chat;
 use sockloop::{CloseReason, Config};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A member on a blocking socket: whole lines in, whole lines out.
+/// A chat member: a line client with the nick the server gave it on joining.
 struct Member {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    /// The nick the server gave it on joining.
+    lines: LineClient,
     guest: String,
 }
 
 impl Member {
     /// Connects and reads the welcome line.
     fn join(addr: SocketAddr) -> Member {
-        let s = connect(addr);
-        let mut m =
-            Member { writer: s.try_clone().expect("clone"), reader: BufReader::new(s), guest: String::new() };
-        let welcome = m.line();
+        let mut lines = LineClient::connect(addr);
+        let welcome = lines.line();
         let guest = welcome.strip_prefix("* welcome, ").and_then(|rest| rest.split(':').next());
-        m.guest = guest.filter(|g| g.starts_with("guest")).unwrap_or_else(|| panic!("{welcome:?}")).into();
-        m
+        let guest = guest.filter(|g| g.starts_with("guest")).unwrap_or_else(|| panic!("{welcome:?}")).into();
+        Member { lines, guest }
     }
 
     fn send(&mut self, line: &str) {
-        self.writer.write_all(format!("{line}\n").as_bytes()).expect("send");
+        self.lines.send(line, "\n");
     }
 
-    /// The next line, without its `\n`; fails after the socket's read timeout.
     fn line(&mut self) -> String {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(0) => panic!("the server closed the connection"),
-            Ok(_) => line.strip_suffix('\n').unwrap_or_else(|| panic!("unterminated {line:?}")).to_string(),
-            Err(e) => panic!("no line within the timeout: {e}"),
-        }
+        self.lines.line()
     }
 
     fn expect(&mut self, want: &str) {
@@ -118,12 +108,12 @@ fn a_last_line_without_newline_before_the_fin_reaches_the_others() {
         let mut reader = Member::join(addr);
         let mut sender = Member::join(addr);
         reader.expect(&format!("* {} joined", sender.guest));
-        sender.writer.write_all(b"hi").expect("send");
-        sender.writer.shutdown(Shutdown::Write).expect("half-close");
+        sender.lines.writer.write_all(b"hi").expect("send");
+        sender.lines.writer.shutdown(Shutdown::Write).expect("half-close");
         reader.expect(&format!("{}: hi", sender.guest));
         reader.expect(&format!("* {} left", sender.guest));
         let mut rest = Vec::new();
-        sender.reader.read_to_end(&mut rest).expect("the server closes the sender's side too");
+        sender.lines.reader.read_to_end(&mut rest).expect("the server closes the sender's side too");
         assert_eq!(rest, b"", "nothing is echoed to the sender");
     }
     server.stop();
@@ -182,16 +172,16 @@ fn a_member_that_never_reads_is_dropped_and_the_others_keep_up() {
             peak_pending = peak_pending.max(server.handle.stats().pending_out.get());
             thread::yield_now();
         }
-        a.writer.write_all(format!("{n} {pad}\n").as_bytes()).expect("a sends");
+        a.lines.writer.write_all(format!("{n} {pad}\n").as_bytes()).expect("a sends");
     }
     let dropped = b_reader.join().expect("b's reader");
     assert!(dropped, "b was told that slow was dropped");
     a.expect("* slow dropped (not reading)");
     peak_pending = peak_pending.max(server.handle.stats().pending_out.get());
     // The slow member's connection is gone: whatever it had in its buffers, then the end.
-    slow.reader.get_mut().set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    slow.lines.reader.get_mut().set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
     let mut rest = Vec::new();
-    match slow.reader.read_to_end(&mut rest) {
+    match slow.lines.reader.read_to_end(&mut rest) {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
         Err(e) => panic!("the slow member's connection did not end: {e}"),

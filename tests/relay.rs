@@ -7,14 +7,14 @@ mod common;
 #[path = "support/process.rs"]
 mod process;
 
-use common::{IO_TIMEOUT, Server, connect, expect_closed, v4, v6, wait_until};
+use common::{IO_TIMEOUT, LineClient, Server, expect_closed, v4, v6, wait_until};
 use process::{ServeProc, run};
 use sockloop::protocols::relay::{
     LINE_TOO_LONG, NOT_UTF8, REMOTE_STOP_DISABLED, SENT, SENT_TCP, TcpRelay, UNREACHABLE, UdpRelay,
 };
 use sockloop::{Config, Reactor};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::io::Write;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -119,29 +119,26 @@ fn udp_exit_server_stops_it_when_allowed_without_a_reply() {
 
 // ---- TCP --------------------------------------------------------------------------------
 
+/// A relay client: a line client and the address the server knows it by.
 struct Peer {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    lines: LineClient,
     addr: SocketAddr,
 }
 
 impl Peer {
     fn join(server: SocketAddr) -> Peer {
-        let s = connect(server);
-        let addr = s.local_addr().expect("addr");
-        Peer { writer: s.try_clone().expect("clone"), reader: BufReader::new(s), addr }
+        let lines = LineClient::connect(server);
+        let addr = lines.writer.local_addr().expect("addr");
+        Peer { lines, addr }
     }
 
     fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap_or_else(|e| panic!("no line: {e}"));
-        assert!(line.ends_with('\n'), "{line:?}");
-        line.pop();
-        line
+        self.lines.line()
     }
 
+    /// Sends a request as the lab client does (`\r\n`) and reads the reply line.
     fn ask(&mut self, m: &str) -> String {
-        self.writer.write_all(format!("{m}\r\n").as_bytes()).expect("write");
+        self.lines.send(m, "\r\n");
         self.line()
     }
 }
@@ -192,9 +189,9 @@ fn tcp_an_absent_recipient_is_405_and_errors_are_lines() {
 fn tcp_an_overlong_line_is_refused_and_closed() {
     let server = tcp_relay();
     let mut a = Peer::join(server.addr());
-    a.writer.write_all(&[b'x'; 300]).expect("write");
+    a.lines.writer.write_all(&[b'x'; 300]).expect("write");
     assert_eq!(a.line(), LINE_TOO_LONG);
-    expect_closed(a.reader.get_mut());
+    expect_closed(a.lines.reader.get_mut());
     let mut b = Peer::join(server.addr());
     assert_eq!(b.ask("hii"), format!("('127.0.0.1', {})", b.addr.port()));
 }

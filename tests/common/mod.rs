@@ -12,7 +12,7 @@
 #![allow(dead_code)]
 
 use sockloop::{Config, Handle, Handler, Reactor};
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread;
@@ -270,4 +270,34 @@ pub fn roundtrip(s: &mut TcpStream, msg: &[u8]) {
     let mut back = vec![0; msg.len()];
     s.read_exact(&mut back).expect("read echo");
     assert_eq!(back, msg);
+}
+
+/// A client on a blocking socket that speaks in lines (chat, the TCP relay): whole lines
+/// out, whole lines in, each read bounded by the socket's timeout.
+pub struct LineClient {
+    pub reader: BufReader<TcpStream>,
+    pub writer: TcpStream,
+}
+
+impl LineClient {
+    pub fn connect(addr: SocketAddr) -> LineClient {
+        let s = connect(addr);
+        LineClient { writer: s.try_clone().expect("clone"), reader: BufReader::new(s) }
+    }
+
+    /// Sends `line` and the `end` of line (`"\n"`, `"\r\n"`).
+    pub fn send(&mut self, line: &str, end: &str) {
+        self.writer.write_all(format!("{line}{end}").as_bytes()).expect("send");
+    }
+
+    /// The next line, without its `\n`; fails at the read timeout, at EOF, or on a last
+    /// line without its `\n`.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => panic!("the server closed the connection"),
+            Ok(_) => line.strip_suffix('\n').unwrap_or_else(|| panic!("unterminated {line:?}")).to_string(),
+            Err(e) => panic!("no line within the timeout: {e}"),
+        }
+    }
 }
