@@ -86,8 +86,7 @@ impl FileRecv {
         let _ = use_splice;
         let chunk = want.min(scratch.len());
         let n = io.read(&mut scratch[..chunk]).map_err(Failure::Socket)?;
-        self.file.write_all_at(&scratch[..n], self.offset).map_err(Failure::File)?;
-        self.advance(n);
+        self.store(&scratch[..n]).map_err(Failure::File)?;
         Ok(n)
     }
 }
