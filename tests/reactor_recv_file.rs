@@ -13,8 +13,9 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 /// Reads a header line, `LEN` (or `all`, until the end of input; `ro LEN`: into a file
-/// opened read-only, which cannot be written), receives that many bytes into the file
-/// `dir/<conn id>`, answers `got LEN`, then echoes whatever follows.
+/// opened read-only, which cannot be written; `append LEN`: opened for appending, which
+/// splice refuses), receives that many bytes into the file `dir/<conn id>`, answers
+/// `got LEN`, then echoes whatever follows.
 struct Catcher {
     dir: PathBuf,
     log: Arc<Mutex<Vec<String>>>,
@@ -46,17 +47,23 @@ impl Handler for Catcher {
         }
         let Some(end) = data.iter().position(|&b| b == b'\n') else { return 0 };
         let header = String::from_utf8_lossy(&data[..end]).into_owned();
-        let (read_only, len) = match header.strip_prefix("ro ") {
-            Some(len) => (true, len),
-            None => (false, header.as_str()),
+        let (read_only, append, len) = match (header.strip_prefix("ro "), header.strip_prefix("append ")) {
+            (Some(len), _) => (true, false, len),
+            (_, Some(len)) => (false, true, len),
+            _ => (false, false, header.as_str()),
         };
         let len = if len == "all" { u64::MAX } else { len.parse().expect("a length") };
         let path = self.dir.join(ctx.id().expect("a connection").to_string());
         if read_only {
             File::create(&path).expect("create");
         }
-        let file =
-            OpenOptions::new().read(true).write(!read_only).create(!read_only).open(&path).expect("open");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(!read_only)
+            .append(append)
+            .create(!read_only)
+            .open(&path)
+            .expect("open");
         conn.want = Some(len);
         ctx.recv_file(Rc::new(file), 0, len);
         end + 1 // what follows the header is the file's
@@ -164,4 +171,23 @@ fn a_file_that_cannot_be_written_fails_only_its_own_connection() {
         assert!(log[0].starts_with("error after 0"), "{log:?}");
         server.stop();
     }
+}
+
+/// A file that refuses splice (opened for appending: `EINVAL`) is found out at the first
+/// splice, with bytes already in the pipe: they are read back out of it, and the rest of
+/// the range goes through the buffer. Nothing is lost or reordered.
+#[test]
+fn a_file_that_refuses_splice_gets_every_byte_through_the_buffer() {
+    const LEN: usize = 2_000_003;
+    let (server, dir, log) = catcher(v4(), true, 1 << 20);
+    let mut s = connect(server.addr());
+    let body = pattern(9, LEN);
+    s.write_all(format!("append {LEN}\n").as_bytes()).expect("header");
+    s.write_all(&body).expect("body");
+    s.write_all(b"tail").expect("tail");
+    let reply = format!("got {LEN}\ntail");
+    assert_eq!(read_exactly(&mut s, reply.len()), reply.as_bytes());
+    assert!(caught(&dir) == body, "the file differs");
+    assert!(log.lock().expect("log").is_empty());
+    server.stop();
 }

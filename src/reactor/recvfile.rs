@@ -6,8 +6,9 @@
 //! into the file moves each byte twice through the CPU. On Linux the bytes go through a
 //! pipe instead, with `splice(2)`: the socket's pages are handed to the pipe, and the
 //! kernel copies them once, into the file's page cache. On loopback against our sendfile
-//! server that makes the whole transfer one copy (BENCHMARKS.md, "file"). Elsewhere, or
-//! with `Config::splice` off, the bytes go through the reactor's one scratch buffer.
+//! server that makes the whole transfer one copy (BENCHMARKS.md, "file"). Elsewhere, with
+//! `Config::splice` off, or for a file that refuses splice (a file system without it, a
+//! file opened for appending), the bytes go through the reactor's one scratch buffer.
 //!
 //! Unlike a plain read, a short splice does not mean the socket is empty (the pipe may run
 //! out of slots first), so a range is read until `WouldBlock`, the budget, or its end.
@@ -23,9 +24,18 @@ pub(crate) struct FileRecv {
     /// Where the next byte goes.
     offset: u64,
     pub(super) remaining: u64,
-    /// Made at the first splice; `None` also when making one failed (then: copy).
     #[cfg(target_os = "linux")]
-    pipe: Option<pipe::Pipe>,
+    splice: Splice,
+}
+
+/// Whether this range goes through a pipe: decided at the first splice, and given up for
+/// good if the pipe cannot be made or the file refuses splice (a file system without it,
+/// a file opened for appending).
+#[cfg(target_os = "linux")]
+enum Splice {
+    Untried,
+    Ready(pipe::Pipe),
+    Refused,
 }
 
 /// Why receiving into a file stopped: the socket's fault or the file's. They differ in who
@@ -43,7 +53,7 @@ impl FileRecv {
             offset,
             remaining: len,
             #[cfg(target_os = "linux")]
-            pipe: None,
+            splice: Splice::Untried,
         }
     }
 
@@ -71,15 +81,32 @@ impl FileRecv {
         let want = want.min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         #[cfg(target_os = "linux")]
         if use_splice && let Io::Tcp(sock) = io {
-            if self.pipe.is_none() {
-                self.pipe = pipe::Pipe::new()
-                    .inspect_err(|e| debug!("no pipe for splice ({e}): receiving through the buffer"))
-                    .ok();
+            if let Splice::Untried = self.splice {
+                self.splice = match pipe::Pipe::new() {
+                    Ok(pipe) => Splice::Ready(pipe),
+                    Err(e) => {
+                        debug!("no pipe for splice ({e}): receiving through the buffer");
+                        Splice::Refused
+                    }
+                };
             }
-            if let Some(pipe) = &self.pipe {
-                let n = pipe.splice_to_file(sock, &self.file, self.offset, want)?;
-                self.advance(n);
-                return Ok(n);
+            if let Splice::Ready(pipe) = &self.splice {
+                match pipe.splice_to_file(sock, &self.file, self.offset, want) {
+                    Ok(n) => {
+                        self.advance(n);
+                        return Ok(n);
+                    }
+                    Err(pipe::Error::Failed(failure)) => return Err(failure),
+                    Err(pipe::Error::FileRefused { got, moved, why }) => {
+                        debug!("the file refuses splice ({why}): receiving through the buffer");
+                        self.advance(moved);
+                        let Splice::Ready(pipe) = std::mem::replace(&mut self.splice, Splice::Refused) else {
+                            unreachable!("matched above")
+                        };
+                        pipe.drain(got - moved, scratch, |bytes| self.store(bytes)).map_err(Failure::File)?;
+                        return Ok(got);
+                    }
+                }
             }
         }
         #[cfg(not(target_os = "linux"))]
@@ -96,13 +123,24 @@ mod pipe {
     use super::Failure;
     use mio::net::TcpStream;
     use std::fs::File;
-    use std::io;
+    use std::io::{self, Read};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    pub(super) enum Error {
+        Failed(Failure),
+        /// The file does not take splice (`EINVAL`, `EOPNOTSUPP`): `got` bytes came from
+        /// the socket, `moved` of them reached the file, the rest are still in the pipe.
+        FileRefused {
+            got: usize,
+            moved: usize,
+            why: io::Error,
+        },
+    }
 
     /// A pipe between a socket and a file: the only way `splice(2)` connects the two.
     /// Non-blocking at both ends, so a mistake shows as an error, never as a stalled loop.
     pub(super) struct Pipe {
-        read: OwnedFd,
+        read: File,
         write: OwnedFd,
         /// Bytes it holds (`F_GETPIPE_SZ`): no splice asks for more, so one splice from
         /// the socket is always emptied into the file before the next.
@@ -121,7 +159,8 @@ mod pipe {
                 return Err(io::Error::last_os_error());
             }
             // SAFETY: both descriptors were just made and belong to nothing else.
-            let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            let (read, write) =
+                unsafe { (File::from(OwnedFd::from_raw_fd(fds[0])), OwnedFd::from_raw_fd(fds[1])) };
             // SAFETY: fcntl on a descriptor we own; a refusal leaves the default size.
             unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, WANTED_CAPACITY) };
             // SAFETY: as above; F_GETPIPE_SZ only reads.
@@ -140,7 +179,7 @@ mod pipe {
             file: &File,
             offset: u64,
             want: usize,
-        ) -> Result<usize, Failure> {
+        ) -> Result<usize, Error> {
             let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
             let (null_in, null_out) = (std::ptr::null_mut(), std::ptr::null_mut());
             // SAFETY: both descriptors stay open for the call; no offset is passed.
@@ -154,9 +193,10 @@ mod pipe {
                     flags,
                 )
             };
-            let got = usize::try_from(got).map_err(|_| Failure::Socket(io::Error::last_os_error()))?;
+            let got = usize::try_from(got)
+                .map_err(|_| Error::Failed(Failure::Socket(io::Error::last_os_error())))?;
             let mut off = libc::loff_t::try_from(offset)
-                .map_err(|_| Failure::File(io::Error::from(io::ErrorKind::InvalidInput)))?;
+                .map_err(|_| Error::Failed(Failure::File(io::Error::from(io::ErrorKind::InvalidInput))))?;
             let mut left = got;
             while left > 0 {
                 // SAFETY: both descriptors stay open; `off` is a loff_t the kernel reads and
@@ -172,15 +212,41 @@ mod pipe {
                     )
                 };
                 match n {
-                    0 => return Err(Failure::File(io::ErrorKind::WriteZero.into())),
+                    0 => return Err(Error::Failed(Failure::File(io::ErrorKind::WriteZero.into()))),
                     n if n > 0 => left -= n as usize,
                     _ => match io::Error::last_os_error() {
                         e if e.kind() == io::ErrorKind::Interrupted => {}
-                        e => return Err(Failure::File(e)),
+                        e if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) => {
+                            return Err(Error::FileRefused { got, moved: got - left, why: e });
+                        }
+                        e => return Err(Error::Failed(Failure::File(e))),
                     },
                 }
             }
             Ok(got)
+        }
+
+        /// Reads the `left` bytes still in the pipe into `buf`, a piece at a time, handing
+        /// each to `store`: how a range goes on when the file turns out to refuse splice.
+        pub(super) fn drain(
+            mut self,
+            mut left: usize,
+            buf: &mut [u8],
+            mut store: impl FnMut(&[u8]) -> io::Result<()>,
+        ) -> io::Result<()> {
+            while left > 0 {
+                let want = left.min(buf.len());
+                match self.read.read(&mut buf[..want]) {
+                    Ok(0) => return Err(io::Error::other("the pipe lost bytes")),
+                    Ok(n) => {
+                        store(&buf[..n])?;
+                        left -= n;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
         }
     }
 }
