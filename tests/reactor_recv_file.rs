@@ -106,30 +106,32 @@ fn caught(dir: &tempfile::TempDir) -> Vec<u8> {
     std::fs::read(path).expect("read")
 }
 
+/// Sends `{mode}{LEN}\n`, LEN bytes and `tail` in one write; checks the reply (`got LEN`,
+/// then the tail echoed by `data`) and that the file holds exactly the LEN bytes.
+fn range_then_tail(listen: SocketAddr, splice: bool, budget: usize, mode: &str, len: usize) {
+    let (server, dir, log) = catcher(listen, splice, budget);
+    let mut s = connect(server.addr());
+    let body = pattern(len as u64, len);
+    let mut all = format!("{mode}{len}\n").into_bytes();
+    all.extend_from_slice(&body);
+    all.extend_from_slice(b"tail");
+    s.write_all(&all).expect("send");
+    let reply = format!("got {len}\ntail");
+    let what = format!("{listen} splice={splice} budget={budget} {mode:?}");
+    assert_eq!(read_exactly(&mut s, reply.len()), reply.as_bytes(), "{what}");
+    assert!(caught(&dir) == body, "{what}: the file differs");
+    assert!(log.lock().expect("log").is_empty(), "{what}");
+    server.stop();
+}
+
 /// The header, the range and what follows it in one write: the bytes after the header in
 /// the same read are the range's first, the range ends exactly, and input after it goes
 /// back to `data`. With a small read budget, the range takes many turns of the loop.
 #[test]
 fn a_range_arrives_whole_and_the_input_after_it_goes_back_to_data() {
-    const LEN: usize = 3_000_017;
     for listen in [v4(), v6()] {
         for (splice, budget) in [(true, 1 << 20), (false, 1 << 20), (true, 100_000), (false, 100_000)] {
-            let (server, dir, log) = catcher(listen, splice, budget);
-            let mut s = connect(server.addr());
-            let body = pattern(7, LEN);
-            let mut all = format!("{LEN}\n").into_bytes();
-            all.extend_from_slice(&body);
-            all.extend_from_slice(b"tail");
-            s.write_all(&all).expect("send");
-            let reply = format!("got {LEN}\ntail");
-            assert_eq!(
-                read_exactly(&mut s, reply.len()),
-                reply.as_bytes(),
-                "splice={splice} budget={budget}"
-            );
-            assert!(caught(&dir) == body, "splice={splice} budget={budget}: the file differs");
-            assert!(log.lock().expect("log").is_empty());
-            server.stop();
+            range_then_tail(listen, splice, budget, "", 3_000_017);
         }
     }
 }
@@ -178,16 +180,5 @@ fn a_file_that_cannot_be_written_fails_only_its_own_connection() {
 /// the range goes through the buffer. Nothing is lost or reordered.
 #[test]
 fn a_file_that_refuses_splice_gets_every_byte_through_the_buffer() {
-    const LEN: usize = 2_000_003;
-    let (server, dir, log) = catcher(v4(), true, 1 << 20);
-    let mut s = connect(server.addr());
-    let body = pattern(9, LEN);
-    s.write_all(format!("append {LEN}\n").as_bytes()).expect("header");
-    s.write_all(&body).expect("body");
-    s.write_all(b"tail").expect("tail");
-    let reply = format!("got {LEN}\ntail");
-    assert_eq!(read_exactly(&mut s, reply.len()), reply.as_bytes());
-    assert!(caught(&dir) == body, "the file differs");
-    assert!(log.lock().expect("log").is_empty());
-    server.stop();
+    range_then_tail(v4(), true, 1 << 20, "append ", 2_000_003);
 }
