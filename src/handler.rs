@@ -281,7 +281,8 @@ impl Context<'_> {
     }
 
     /// Sends one datagram from UDP socket `sock`. If the kernel's send buffer is full the
-    /// datagram is dropped and counted (`datagrams_dropped`), as UDP would on the wire.
+    /// datagram is dropped and counted (`datagrams_dropped`), as UDP would on the wire; a send
+    /// that fails for another reason (no route, too long) is dropped, counted and logged.
     pub fn send_to(&mut self, sock: ConnId, to: SocketAddr, bytes: &[u8]) {
         let start = self.effects.bytes.len();
         self.effects.bytes.extend_from_slice(bytes);

@@ -100,7 +100,8 @@ pub struct Stats {
     pub bytes_out: Counter,
     pub datagrams_in: Counter,
     pub datagrams_out: Counter,
-    /// Datagrams the kernel would not take (send buffer full): dropped, never queued.
+    /// Datagrams the kernel would not take (send buffer full, no route, too long): dropped,
+    /// never queued.
     pub datagrams_dropped: Counter,
     pub polls: Counter,
     pub events: Counter,

@@ -52,6 +52,7 @@ mod files;
 mod read;
 mod recvfile;
 mod sendfile;
+mod throttle;
 mod write;
 
 pub use config::{Config, Handle};
@@ -96,6 +97,7 @@ pub struct Reactor<H: Handler> {
     stopping: bool,
     live_conns: usize,
     fd_exhaustion_logged: bool,
+    send_failures: throttle::Throttle,
 }
 
 impl<H: Handler> Reactor<H> {
@@ -131,6 +133,7 @@ impl<H: Handler> Reactor<H> {
             stopping: false,
             live_conns: 0,
             fd_exhaustion_logged: false,
+            send_failures: throttle::Throttle::default(),
         })
     }
 

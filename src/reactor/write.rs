@@ -136,9 +136,25 @@ impl<H: Handler> Reactor<H> {
                 self.stats.datagrams_out.add(1);
                 self.stats.bytes_out.add(n as u64);
             }
-            Err(e) => {
+            // A full send buffer is UDP's ordinary loss, counted; any other failure is
+            // about this destination or this datagram, and the user should hear of it.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.stats.datagrams_dropped.add(1);
                 debug!("{sock}: datagram of {} bytes to {to} dropped: {e}", bytes.len());
+            }
+            Err(e) => {
+                self.stats.datagrams_dropped.add(1);
+                if let Some(held) = self.send_failures.admit(self.now) {
+                    let more = if held > 0 {
+                        format!(" ({held} more failed sends not logged)")
+                    } else {
+                        String::new()
+                    };
+                    warn!(
+                        "{sock}: cannot send a datagram of {} bytes to {to}: {e}; dropped{more}",
+                        bytes.len()
+                    );
+                }
             }
         }
     }
