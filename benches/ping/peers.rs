@@ -40,35 +40,15 @@ pub fn ping(
     size: usize,
 ) -> io::Result<(Vec<u64>, u64)> {
     runtime()?.block_on(async move {
-        let any: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("address");
-        let sock = tokio::net::UdpSocket::bind(any).await?;
-        let epoch = Instant::now();
-        let mut buf = vec![0u8; 64 * 1024];
-        let (mut rtts, mut lost) = (Vec::with_capacity(count as usize), 0);
+        let mut prober = Prober::bind(target, timeout, size).await?;
         let mut next = tokio::time::Instant::now();
         for seq in 1..=count {
             tokio::time::sleep_until(next).await;
             // Each gap counts from the send, as ping(8) and `sockloop ping` count it.
             next = tokio::time::Instant::now() + interval;
-            let sent = Instant::now();
-            let probe = Header { seq, sent_ns: (sent - epoch).as_nanos() as u64 }.probe(size);
-            sock.send_to(&probe, target).await?;
-            let answered = tokio::time::timeout(timeout, async {
-                loop {
-                    let (n, _) = sock.recv_from(&mut buf).await?;
-                    if Header::parse_reply(&buf[..n]).is_some_and(|h| h.seq == seq) {
-                        return Ok::<_, io::Error>(Instant::now());
-                    }
-                }
-            })
-            .await;
-            match answered {
-                Ok(Ok(at)) => rtts.push((at - sent).as_nanos() as u64),
-                Ok(Err(e)) => return Err(e),
-                Err(_) => lost += 1,
-            }
+            prober.probe(seq).await?;
         }
-        Ok((rtts, lost))
+        Ok((prober.rtts, prober.lost))
     })
 }
 
@@ -81,32 +61,66 @@ pub fn back_to_back(
     size: usize,
 ) -> io::Result<(Vec<u64>, u64)> {
     runtime()?.block_on(async move {
+        let mut prober = Prober::bind(target, timeout, size).await?;
+        let mut seq = 0;
+        while prober.epoch.elapsed() < duration {
+            seq += 1;
+            prober.probe(seq).await?;
+        }
+        Ok((prober.rtts, prober.lost))
+    })
+}
+
+/// One client socket sending probes in lock step, and what came of them.
+struct Prober {
+    sock: tokio::net::UdpSocket,
+    target: SocketAddr,
+    timeout: Duration,
+    size: usize,
+    epoch: Instant,
+    buf: Vec<u8>,
+    rtts: Vec<u64>,
+    lost: u64,
+}
+
+impl Prober {
+    async fn bind(target: SocketAddr, timeout: Duration, size: usize) -> io::Result<Prober> {
         let any: SocketAddr = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().expect("address");
         let sock = tokio::net::UdpSocket::bind(any).await?;
         let epoch = Instant::now();
-        let mut buf = vec![0u8; 64 * 1024];
-        let (mut rtts, mut lost) = (Vec::new(), 0);
-        let mut seq = 0;
-        while epoch.elapsed() < duration {
-            seq += 1;
-            let sent = Instant::now();
-            let probe = Header { seq, sent_ns: (sent - epoch).as_nanos() as u64 }.probe(size);
-            sock.send_to(&probe, target).await?;
-            let answered = tokio::time::timeout(timeout, async {
-                loop {
-                    let (n, _) = sock.recv_from(&mut buf).await?;
-                    if Header::parse_reply(&buf[..n]).is_some_and(|h| h.seq == seq) {
-                        return Ok::<_, io::Error>(Instant::now());
-                    }
+        Ok(Prober {
+            sock,
+            target,
+            timeout,
+            size,
+            epoch,
+            buf: vec![0u8; 64 * 1024],
+            rtts: Vec::new(),
+            lost: 0,
+        })
+    }
+
+    /// Sends probe `seq` and waits for its reply (others are skipped) up to the timeout:
+    /// records the round trip, or the loss.
+    async fn probe(&mut self, seq: u64) -> io::Result<()> {
+        let sent = Instant::now();
+        let probe = Header { seq, sent_ns: (sent - self.epoch).as_nanos() as u64 }.probe(self.size);
+        self.sock.send_to(&probe, self.target).await?;
+        let (sock, buf) = (&self.sock, &mut self.buf);
+        let answered = tokio::time::timeout(self.timeout, async {
+            loop {
+                let (n, _) = sock.recv_from(buf).await?;
+                if Header::parse_reply(&buf[..n]).is_some_and(|h| h.seq == seq) {
+                    return Ok::<_, io::Error>(Instant::now());
                 }
-            })
-            .await;
-            match answered {
-                Ok(Ok(at)) => rtts.push((at - sent).as_nanos() as u64),
-                Ok(Err(e)) => return Err(e),
-                Err(_) => lost += 1,
             }
+        })
+        .await;
+        match answered {
+            Ok(Ok(at)) => self.rtts.push((at - sent).as_nanos() as u64),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => self.lost += 1,
         }
-        Ok((rtts, lost))
-    })
+        Ok(())
+    }
 }
