@@ -18,7 +18,7 @@
 mod common;
 mod peers;
 
-use common::{Running, cpu_secs, pin, raise_nofile};
+use common::{Running, cpu_secs, pin, raise_nofile, sleeps};
 use sockloop::stress::{self, StressOptions, StressProtocol};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -64,6 +64,9 @@ struct Row {
     msgs_per_sec: f64,
     p99_us: u64,
     cpu_ns_per_msg: f64,
+    /// The server's sleeps (blocking `epoll_wait`s) per message: the fewer, the bigger its
+    /// batches. With the load generator the bottleneck, a quicker server sleeps more.
+    sleeps_per_msg: f64,
     errors: u64,
 }
 
@@ -81,18 +84,19 @@ fn measure(server: Server, clients: u32, size: usize, window: Duration) -> Row {
     let pid = running.child.id();
     let warmup = opts.warmup;
     let sampler = std::thread::spawn(move || {
-        let cpu = || cpu_secs(pid);
         std::thread::sleep(warmup);
-        let start = cpu();
+        let (cpu, slept) = (cpu_secs(pid), sleeps(pid));
         std::thread::sleep(window);
-        cpu() - start
+        (cpu_secs(pid) - cpu, sleeps(pid) - slept)
     });
     let report = stress::run(&opts, running.addr).expect("stress run");
-    let cpu = sampler.join().expect("sampler");
+    let (cpu, slept) = sampler.join().expect("sampler");
+    let messages = report.messages.max(1) as f64;
     Row {
         msgs_per_sec: report.msgs_per_sec,
         p99_us: report.latency.p99_us,
-        cpu_ns_per_msg: cpu * 1e9 / report.messages.max(1) as f64,
+        cpu_ns_per_msg: cpu * 1e9 / messages,
+        sleeps_per_msg: slept as f64 / messages,
         errors: report.error_count,
     }
 }
@@ -166,8 +170,8 @@ fn main() {
 
 /// Messages/s, p99 and server CPU per message for each workload, then the ratios.
 fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
-    println!("| connections | size | server | msgs/s | p99 | server CPU/msg | errors |");
-    println!("|---:|---:|---|---:|---:|---:|---:|");
+    println!("| connections | size | server | msgs/s | p99 | server CPU/msg | server sleeps/msg | errors |");
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|");
     let workloads: [(u32, usize); 5] = [(1, 64), (100, 64), (1000, 64), (10_000, 64), (100, 16 << 10)];
     let mut ratios = Vec::new();
     let mut per_round = Vec::new();
@@ -188,11 +192,12 @@ fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
         let rows: Vec<Row> = runs.into_iter().map(median).collect();
         for (server, r) in SERVERS.iter().zip(&rows) {
             println!(
-                "| {clients} | {size} | {} | {:.0} | {:.2} ms | {:.0} ns | {} |",
+                "| {clients} | {size} | {} | {:.0} | {:.2} ms | {:.0} ns | {:.3} | {} |",
                 server.name(),
                 r.msgs_per_sec,
                 r.p99_us as f64 / 1000.0,
                 r.cpu_ns_per_msg,
+                r.sleeps_per_msg,
                 r.errors
             );
         }
@@ -265,5 +270,6 @@ fn median(rows: Vec<Row>) -> Row {
     let rate = mid(rows.iter().map(|r| r.msgs_per_sec).collect(), |a, b| a.total_cmp(b));
     let p99 = mid(rows.iter().map(|r| r.p99_us).collect(), |a, b| a.cmp(b));
     let cpu = mid(rows.iter().map(|r| r.cpu_ns_per_msg).collect(), |a, b| a.total_cmp(b));
-    Row { msgs_per_sec: rate, p99_us: p99, cpu_ns_per_msg: cpu, errors }
+    let sleeps = mid(rows.iter().map(|r| r.sleeps_per_msg).collect(), |a, b| a.total_cmp(b));
+    Row { msgs_per_sec: rate, p99_us: p99, cpu_ns_per_msg: cpu, sleeps_per_msg: sleeps, errors }
 }
