@@ -146,7 +146,7 @@ impl<H: Handler> Reactor<H> {
                 self.stats.datagrams_dropped.add(1);
                 if let Some(held) = self.send_failures.admit(self.now) {
                     let more = if held > 0 {
-                        format!(" ({held} more failed sends not logged)")
+                        format!(" ({held} more failed since the last warning)")
                     } else {
                         String::new()
                     };
