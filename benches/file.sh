@@ -15,7 +15,7 @@
 #
 # The source file holds real random bytes (not sparse) on disk, read once first so it is in
 # the page cache; downloads go to tmpfs (/dev/shm) so that the disk's write speed is not what
-# is measured. Needs: cargo, nc (OpenBSD), socat, ss.
+# is measured. Needs: cargo, nc (OpenBSD), socat, ss, bc.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -62,6 +62,14 @@ alive() { kill -0 "$1" 2>/dev/null || { echo "the sockloop server (pid $1) is go
 rss_kb() { awk "/$2/ {print \$2}" "/proc/$1/status"; } # PID VmRSS|VmHWM
 reset_peak() { echo 5 > "/proc/$1/clear_refs"; }           # VmHWM := VmRSS
 cpu_ms() { awk '{print ($14 + $15) * 10}' "/proc/$1/stat"; }  # user + system, in ms
+# CHILDREN_MS := user + system of this script's finished children, in ms. `times` prints the
+# shell's own line, then its children's ("0m1.234s 0m0.056s"); it must run in this shell,
+# not in a $(...) subshell, which has children of its own.
+children_ms() {
+    times > "$OUT/times"
+    CHILDREN_MS=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+        printf "%d\n", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000 }' "$OUT/times")
+}
 
 SF_PORT=$BASE_PORT RW_PORT=$((BASE_PORT + 1)) P=$((BASE_PORT + 2))
 RUST_LOG=warn "$BIN" serve file --root "$WORK/root" --listen "127.0.0.1:$SF_PORT" >/dev/null &
@@ -77,22 +85,36 @@ done
 # --- one timed transfer -----------------------------------------------------------------
 # run NAME SERVER_PID_OR_EMPTY COMMAND...: records NAME's wall time in ms and, for a sockloop
 # server, how far its RSS rose above its RSS just before.
-declare -A TIMES RSS GROW CPU
+# Also both ends' CPU time together: the client's, and the server's (a peer server exits
+# after its one transfer and is waited for; a sockloop server is read from /proc).
+declare -A TIMES RSS GROW CPU PAIR
 run() {
     local name=$1 spid=$2; shift 2
-    local base=0 peak=0 cpu0=0
+    local base=0 peak=0 cpu0=0 server=0
     if [ -n "$spid" ]; then
         alive "$spid"
         reset_peak "$spid"
         base=$(rss_kb "$spid" VmRSS)
         cpu0=$(cpu_ms "$spid")
     fi
+    children_ms
+    local c0=$CHILDREN_MS
     local t0; t0=$(now_ms)
     "$@" > /dev/null
     TIMES[$name]+="$(($(now_ms) - t0)) "
+    if [ -z "$spid" ]; then
+        local peer=${PIDS[-1]}
+        for _ in $(seq 500); do kill -0 "$peer" 2>/dev/null || break; sleep 0.01; done
+        wait "$peer" 2>/dev/null || true
+    fi
+    if [ -n "$spid" ]; then
+        server=$(($(cpu_ms "$spid") - cpu0))
+    fi
+    children_ms
+    PAIR[$name]+="$((CHILDREN_MS - c0 + server)) "
     if [ -n "$spid" ]; then
         peak=$(rss_kb "$spid" VmHWM)
-        CPU[$name]+="$(($(cpu_ms "$spid") - cpu0)) "
+        CPU[$name]+="$server "
         local grow=$((peak - base))
         [ -n "${GROW[$name]:-}" ] && [ "${GROW[$name]}" -ge "$grow" ] || {
             GROW[$name]=$grow
@@ -149,8 +171,8 @@ done
 echo
 echo "## $SIZE over loopback, $RUNS runs each ($(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round | sockloop server CPU s (median) | server VmRSS before -> peak (worst run) |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round | sockloop server CPU s (median) | both ends' CPU s (median) | server VmRSS before -> peak (worst run) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 ROWS=("${PEERS[@]}")
 [ "$ONLY" = get ] || ROWS+=("sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc")
 ROWS+=("sockloop serve (sendfile) -> socat (128K buffers)" "sockloop serve (read+write) -> socat (128K buffers)")
@@ -166,8 +188,9 @@ for name in "${ROWS[@]}"; do
     rss=${RSS[$name]:-}
     cpu=-
     [ -z "${CPU[$name]:-}" ] || cpu=$(tr ' ' '\n' <<< "${CPU[$name]}" | grep . | stats | awk '{printf "%.2f", $2 / 1000}')
-    printf "| %s | %.2f | %.2f | %.0f | %sx | %s | %s |\n" "$name" "$(bc -l <<< "$best/1000")" \
-        "$(bc -l <<< "$med/1000")" "$(bc -l <<< "$want/1048576/($best/1000)")" "$ratio" "$cpu" "${rss:--}"
+    pair=$(tr ' ' '\n' <<< "${PAIR[$name]}" | grep . | stats | awk '{printf "%.2f", $2 / 1000}')
+    printf "| %s | %.2f | %.2f | %.0f | %sx | %s | %s | %s |\n" "$name" "$(bc -l <<< "$best/1000")" \
+        "$(bc -l <<< "$med/1000")" "$(bc -l <<< "$want/1048576/($best/1000)")" "$ratio" "$cpu" "$pair" "${rss:--}"
 done
 
 # --- PAR downloads at once from the one server thread ------------------------------------
