@@ -172,7 +172,9 @@ pub(crate) enum Effect {
     },
     PauseReading(ConnId),
     ResumeReading(ConnId),
-    Stop,
+    Stop {
+        flush: bool,
+    },
 }
 
 /// Effects asked for during one callback, with the bytes they carry in one arena.
@@ -363,9 +365,17 @@ impl Context<'_> {
         self.effects.list.push(Effect::Connect { addr, from: Some(local), tag });
     }
 
-    /// Begins a graceful stop of the whole reactor.
+    /// Begins a graceful stop of the whole reactor: every connection is closed once its
+    /// queued output is sent, or when the grace period ([`crate::Config::grace`]) runs out.
     pub fn stop(&mut self) {
-        self.effects.list.push(Effect::Stop);
+        self.effects.list.push(Effect::Stop { flush: true });
+    }
+
+    /// Stops the whole reactor at once: every connection is closed now, and what is queued
+    /// for it is dropped. For a client whose work is over (a load generator at the end of
+    /// its run owes its connections nothing), not for a server with clients to serve.
+    pub fn stop_now(&mut self) {
+        self.effects.list.push(Effect::Stop { flush: false });
     }
 }
 

@@ -453,7 +453,7 @@ impl<H: Handler> TestTransport<H> {
                             c.paused = false;
                         }
                     }
-                    Effect::Stop => self.stop_requested = true,
+                    Effect::Stop { .. } => self.stop_requested = true,
                 }
             }
         }

@@ -7,7 +7,7 @@ use common::*;
 use sockloop::protocols::echo::Echo;
 use sockloop::{CloseReason, Config, ConnId, ConnInfo, Context, Handler, Origin, Reactor, VirtualClock};
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::thread;
 use std::time::Duration;
@@ -251,4 +251,43 @@ fn handle_stop_before_run_returns_at_once() {
         let _ = tx.send(r.run().is_ok());
     });
     assert!(rx.recv_timeout(IO_TIMEOUT).expect("run did not return"));
+}
+
+/// Echoes, and on `stop` stops the reactor at once ([`Context::stop_now`]).
+struct EchoThenStopNow;
+
+impl Handler for EchoThenStopNow {
+    type Conn = ();
+
+    fn connected(&mut self, _ctx: &mut Context<'_>, _id: ConnId, _info: &ConnInfo) {}
+
+    fn data(&mut self, _conn: &mut (), ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        if data.ends_with(b"stop") {
+            ctx.stop_now();
+        } else {
+            ctx.write(data);
+        }
+        data.len()
+    }
+}
+
+/// With output queued for a client that reads nothing and a grace period far longer than
+/// the test may take, `stop_now` still ends `run` at once: the queue is dropped, not
+/// waited for, and the connection is counted as closed by the shutdown.
+#[test]
+fn stop_now_drops_queued_output_instead_of_waiting_for_it() {
+    const LEN: u64 = 12 << 20;
+    let config = Config { high_water: 16 << 20, grace: Duration::from_secs(600), ..Config::default() };
+    let server = Server::with(&[v4()], EchoThenStopNow, config, |_| ());
+    let handle = server.handle.clone();
+    let stats = handle.stats();
+    let s = connect(server.addr());
+    let mut w = s.try_clone().unwrap();
+    thread::spawn(move || send_pattern(&mut w, 13, LEN).expect("send")).join().expect("writer panicked");
+    wait_until("the server has read everything", IO_TIMEOUT, || stats.bytes_in.get() == LEN);
+    assert!(stats.pending_out.get() > 0, "output should be queued on the server: {stats}");
+    (&s).write_all(b"stop").unwrap();
+    server.join(); // bounded by IO_TIMEOUT: a graceful stop would wait 600 s here
+    assert_eq!(stats.closed(CloseReason::Shutdown), 1, "{stats}");
+    assert!(stats.bytes_out.get() < LEN, "the queue was dropped, not sent: {stats}");
 }

@@ -234,7 +234,7 @@ impl<H: Handler> Reactor<H> {
             // Read before swapped: a locked exchange every turn costs more than the whole
             // flag is worth, and a stop is rare.
             if self.stop_flag.load(Ordering::Acquire) && self.stop_flag.swap(false, Ordering::SeqCst) {
-                self.begin_stop("stop requested");
+                self.begin_stop("stop requested", true);
             }
             if self.stopping && self.live_conns == 0 {
                 break;
@@ -425,20 +425,26 @@ impl<H: Handler> Reactor<H> {
                     self.close_now(id, CloseReason::Shutdown);
                 }
             } else {
-                self.begin_stop(name);
+                self.begin_stop(name, true);
             }
         }
     }
 
-    fn begin_stop(&mut self, why: &str) {
+    /// Closes the listeners and every connection: after its queued output (`flush`, for up
+    /// to the grace period), or at once.
+    fn begin_stop(&mut self, why: &str, flush: bool) {
         if self.stopping {
             return;
         }
         self.stopping = true;
-        info!(
-            "stopping ({why}): closing listeners, flushing {} connections for up to {:?}",
-            self.live_conns, self.config.grace
-        );
+        if flush {
+            info!(
+                "stopping ({why}): closing listeners, flushing {} connections for up to {:?}",
+                self.live_conns, self.config.grace
+            );
+        } else {
+            info!("stopping ({why}): closing listeners and {} connections at once", self.live_conns);
+        }
         let sources: Vec<usize> =
             self.slab.iter().filter(|(_, s)| !matches!(s.kind, Kind::Conn(_))).map(|(k, _)| k).collect();
         for key in sources {
@@ -448,7 +454,11 @@ impl<H: Handler> Reactor<H> {
         self.handler.stopping(&mut ctx);
         self.apply_effects();
         for id in self.conn_ids() {
-            self.request_close(id, CloseMode::Flush, CloseReason::Shutdown);
+            if flush {
+                self.request_close(id, CloseMode::Flush, CloseReason::Shutdown);
+            } else {
+                self.close_now(id, CloseReason::Shutdown);
+            }
         }
         self.apply_effects();
         self.timers.set(self.now + self.config.grace, TimerOwner::Reactor(Internal::Grace));

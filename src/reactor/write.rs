@@ -58,7 +58,7 @@ impl<H: Handler> Reactor<H> {
                             self.still_ready.push(id);
                         }
                     }
-                    Effect::Stop => self.begin_stop("the protocol asked"),
+                    Effect::Stop { flush } => self.begin_stop("the protocol asked", flush),
                 }
             }
             batch.bytes.clear();

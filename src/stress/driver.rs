@@ -394,7 +394,7 @@ impl<L: Load> Stress<L> {
         self.drained_ns = Some(now);
         let Stress { load, rec, scratch, .. } = self;
         load.finish(&mut Io { ctx: &mut *ctx, rec, scratch, now_ns: now });
-        ctx.stop();
+        ctx.stop_now();
     }
 
     /// Calls the load with its view of this callback, then starts the run if that made

@@ -133,7 +133,8 @@ fn drive<L: Load>(load: L, opts: &StressOptions, target: SocketAddr) -> io::Resu
         // Many connections are ready at once under load; fewer polls per turn of the loop.
         events_capacity: 4096,
         high_water,
-        // At the end nothing queued is worth waiting for: the run is over.
+        // The run ends with `stop_now` (nothing queued is worth waiting for); this is for
+        // a stop by signal, which need not wait long either.
         grace: Duration::from_millis(200),
         ..Config::default()
     };
