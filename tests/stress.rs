@@ -78,6 +78,10 @@ fn two_thousand_echo_clients_every_byte_verified() {
     assert!(report.bytes_received >= report.messages * 64, "{report}");
     assert!(!report.intervals.is_empty());
     assert!(report.latency.count == report.messages && report.latency.max_us > 0);
+    // Every connection was served: the one-thread server starves none of 2,000 clients.
+    let shares = report.per_connection.as_ref().expect("per-connection shares");
+    assert!(shares.connections > 1000, "most connections are open through the window: {shares:?}");
+    assert!(shares.min > 0.0, "a connection got no reply in the whole window: {shares:?}");
 }
 
 #[test]

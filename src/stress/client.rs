@@ -97,10 +97,13 @@ pub(crate) struct Flow {
     /// Reference time of each request in flight, at `seq % pipeline`.
     reference_ns: Box<[u64]>,
     timer_armed: bool,
+    /// When it connected, and its replies that count in the figures: its share.
+    connected_ns: u64,
+    measured: u32,
 }
 
 impl Flow {
-    pub(crate) fn new(client: u32, pipeline: u32, limit: Option<u64>, pace: Pace) -> Flow {
+    pub(crate) fn new(client: u32, pipeline: u32, limit: Option<u64>, pace: Pace, connected_ns: u64) -> Flow {
         let pipeline = pipeline.max(1);
         Flow {
             client,
@@ -113,6 +116,8 @@ impl Flow {
             wrong: false,
             reference_ns: vec![0; pipeline as usize].into_boxed_slice(),
             timer_armed: false,
+            connected_ns,
+            measured: 0,
         }
     }
 
@@ -201,7 +206,9 @@ impl Flow {
 
     fn complete<W: Workload>(&mut self, env: &mut Env<'_, '_, W>, seq: u64) {
         let reference = self.reference_ns[self.slot(seq)];
-        env.rec.reply(env.now_ns, env.now_ns.saturating_sub(reference), !self.wrong);
+        if env.rec.reply(env.now_ns, env.now_ns.saturating_sub(reference), !self.wrong) {
+            self.measured = self.measured.saturating_add(1);
+        }
         self.received += 1;
         self.offset = 0;
         self.wrong = false;
@@ -241,7 +248,8 @@ impl<W: Workload> Load for W {
         _: &ConnInfo,
         start: Start,
     ) -> Client {
-        let mut flow = Flow::new(client, start.pipeline, self.exchanges_per_connection(), start.pace);
+        let limit = self.exchanges_per_connection();
+        let mut flow = Flow::new(client, start.pipeline, limit, start.pace, io.now_ns);
         flow.pump(&mut env(self, io));
         Client::Exchanging(flow)
     }
@@ -255,7 +263,13 @@ impl<W: Workload> Load for W {
         conn.timer(&mut env(self, io));
     }
 
-    fn closed(&mut self, conn: Client, _io: &mut Io<'_, '_>) -> Ended {
+    fn closed(&mut self, conn: Client, io: &mut Io<'_, '_>) -> Ended {
+        // Connections that carry one exchange each (greet) have no share to compare.
+        if let Client::Exchanging(flow) = &conn
+            && flow.limit.is_none()
+        {
+            io.rec.share(flow.connected_ns, io.now_ns, flow.measured);
+        }
         conn.end(self)
     }
 }

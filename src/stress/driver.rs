@@ -15,6 +15,7 @@ use super::load::{Ended, Io, LOAD_TIMERS, Load, Pace, Start};
 use super::progress::{self, Progress};
 use super::recorder::Recorder;
 use super::report::{Connections, FanOut, Report, Setup};
+use super::shares::Shares;
 use crate::id::TimerId;
 use crate::{CloseReason, ConnId, ConnInfo, Context, Handler, Origin};
 use std::io;
@@ -450,6 +451,7 @@ impl<L: Load> Stress<L> {
             bytes_per_sec: per_sec(rec.bytes_received),
             latency: Percentiles::of(&rec.latency),
             latency_from: if self.plan.period_ns.is_some() { "intended send" } else { "send" }.to_string(),
+            per_connection: Shares::of(rec.shares.clone()),
             errors: rec.errors,
             error_count: rec.errors.count(),
             in_flight_at_end: rec.in_flight_at_end,

@@ -43,6 +43,7 @@ mod recorder;
 mod relay;
 mod report;
 mod series;
+mod shares;
 #[cfg(test)]
 mod tests;
 mod workload;
@@ -52,6 +53,7 @@ pub use histogram::Percentiles;
 pub use options::{FrameHeader, StressOptions, StressProtocol};
 pub use report::{Connections, FanOut, Report, Setup};
 pub use series::Interval;
+pub use shares::Shares;
 
 use crate::{Config, Reactor};
 use driver::{Plan, Stress};

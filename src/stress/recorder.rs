@@ -35,6 +35,9 @@ pub(crate) struct Recorder {
     pub(crate) peak_open: u64,
     /// What only conversations (chat, relay) count; `None` for request/reply loads.
     pub(crate) fanout: Option<FanOutCounts>,
+    /// Verified replies per second of each connection open at the end of the measured
+    /// window, for at least half of it ([`super::shares`]).
+    pub(crate) shares: Vec<f64>,
 }
 
 /// A conversation's own counts. Its deliveries are the recorder's messages (each is timed
@@ -70,6 +73,7 @@ impl Recorder {
             open: 0,
             peak_open: 0,
             fanout: None,
+            shares: Vec::new(),
         }
     }
 
@@ -97,19 +101,35 @@ impl Recorder {
         self.measure_until_ns = now_ns;
     }
 
-    /// A reply arrived whole; `correct` is false if any of its bytes was wrong.
-    pub(crate) fn reply(&mut self, now_ns: u64, latency_ns: u64, correct: bool) {
+    /// A reply arrived whole; `correct` is false if any of its bytes was wrong. True if it
+    /// counts in the measured figures.
+    pub(crate) fn reply(&mut self, now_ns: u64, latency_ns: u64, correct: bool) -> bool {
         if !correct {
             self.errors.mismatched += 1;
-            return;
+            return false;
         }
         if !self.shown(now_ns) {
-            return;
+            return false;
         }
         self.series.message(latency_ns);
-        if self.measuring(now_ns) {
-            self.messages += 1;
-            histogram::record_ns(&mut self.latency, latency_ns);
+        if !self.measuring(now_ns) {
+            return false;
+        }
+        self.messages += 1;
+        histogram::record_ns(&mut self.latency, latency_ns);
+        true
+    }
+
+    /// A connection (open since `connected_ns`) ended with `replies` measured: its share of
+    /// the server's attention, if it was open at the end of the window, for half of it.
+    pub(crate) fn share(&mut self, connected_ns: u64, now_ns: u64, replies: u32) {
+        if self.shown(now_ns) {
+            return; // closed before the end: an error or a cut, counted as such
+        }
+        let (from, until) = (self.measure_from_ns, self.measure_until_ns);
+        let open_ns = until.saturating_sub(connected_ns.max(from));
+        if open_ns > 0 && open_ns >= until.saturating_sub(from) / 2 {
+            self.shares.push(f64::from(replies) / (open_ns as f64 / 1e9));
         }
     }
 

@@ -6,6 +6,7 @@ use super::errors::Errors;
 use super::histogram::{Percentiles, human_us};
 use super::options::{FrameHeader, StressProtocol};
 use super::series::Interval;
+use super::shares::Shares;
 use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -65,6 +66,9 @@ pub struct Report {
     pub latency: Percentiles,
     /// `send` in closed loop; `intended send` in open loop (coordinated omission corrected).
     pub latency_from: String,
+    /// Replies per second of each connection over the measured window: whether every
+    /// client was served alike. `None` for greet and the conversations.
+    pub per_connection: Option<Shares>,
     pub errors: Errors,
     pub error_count: u64,
     /// Replies still in flight when the run ended (cut off by the end; not errors).
@@ -252,6 +256,13 @@ impl fmt::Display for Report {
             percentiles_line(&self.latency),
             self.latency_from
         )?;
+        if let Some(s) = &self.per_connection {
+            writeln!(
+                f,
+                "Fairness      msgs/s per connection: min {:.1}  p1 {:.1}  p50 {:.1}  max {:.1}  (Jain's index {:.3}; 1 = all alike)",
+                s.min, s.p1, s.p50, s.max, s.jain_index
+            )?;
+        }
         if self.in_flight_at_end > 0 {
             let what = match self.setup.protocol {
                 StressProtocol::Chat => "deliveries",
@@ -317,6 +328,7 @@ pub(crate) mod tests {
             bytes_received: 640,
             bytes_per_sec: 640.0,
             latency,
+            per_connection: Shares::of(vec![4.0, 6.0]),
             latency_from: "send".into(),
             errors: Errors::default(),
             error_count: 0,
@@ -361,6 +373,9 @@ pub(crate) mod tests {
         assert!(text.contains(
             "Latency       p50 120us  p90 300us  p99 900us  p99.9 1.5ms  max 2ms  (from send time)"
         ));
+        assert!(text.contains(
+            "Fairness      msgs/s per connection: min 4.0  p1 4.0  p50 4.0  max 6.0  (Jain's index 0.962; 1 = all alike)"
+        ));
         assert!(text.contains("Errors        none"));
         let mut failed = sample();
         failed.errors.mismatched = 4;
@@ -376,6 +391,7 @@ pub(crate) mod tests {
         assert_eq!(v["setup"]["target"], "127.0.0.1:7000");
         assert_eq!(v["messages"], 10);
         assert_eq!(v["latency"]["p99.9_us"], 1500);
+        assert_eq!(v["per_connection"]["min"], 4.0);
         assert_eq!(v["errors"]["connect"]["refused"], 0);
         assert_eq!(v["intervals"][1]["msgs_per_sec"], 10.0);
         assert_eq!(v["intervals"][0]["omitted"], true);
