@@ -67,6 +67,9 @@ struct Row {
     /// The server's sleeps (blocking `epoll_wait`s) per message: the fewer, the bigger its
     /// batches. With the load generator the bottleneck, a quicker server sleeps more.
     sleeps_per_msg: f64,
+    /// The slowest connection's reply rate over the median one's: 1.0 when no connection
+    /// is served less than the others (`Fairness` in the stress report).
+    slowest_share: f64,
     errors: u64,
 }
 
@@ -97,6 +100,7 @@ fn measure(server: Server, clients: u32, size: usize, window: Duration) -> Row {
         p99_us: report.latency.p99_us,
         cpu_ns_per_msg: cpu * 1e9 / messages,
         sleeps_per_msg: slept as f64 / messages,
+        slowest_share: report.per_connection.as_ref().map_or(0.0, |s| s.min / s.p50.max(f64::MIN_POSITIVE)),
         errors: report.error_count,
     }
 }
@@ -170,8 +174,10 @@ fn main() {
 
 /// Messages/s, p99 and server CPU per message for each workload, then the ratios.
 fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
-    println!("| connections | size | server | msgs/s | p99 | server CPU/msg | server sleeps/msg | errors |");
-    println!("|---:|---:|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| connections | size | server | msgs/s | p99 | server CPU/msg | server sleeps/msg | slowest conn / median | errors |"
+    );
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|");
     let workloads: [(u32, usize); 5] = [(1, 64), (100, 64), (1000, 64), (10_000, 64), (100, 16 << 10)];
     let mut ratios = Vec::new();
     let mut per_round = Vec::new();
@@ -192,12 +198,13 @@ fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
         let rows: Vec<Row> = runs.into_iter().map(median).collect();
         for (server, r) in SERVERS.iter().zip(&rows) {
             println!(
-                "| {clients} | {size} | {} | {:.0} | {:.2} ms | {:.0} ns | {:.3} | {} |",
+                "| {clients} | {size} | {} | {:.0} | {:.2} ms | {:.0} ns | {:.3} | {:.3} | {} |",
                 server.name(),
                 r.msgs_per_sec,
                 r.p99_us as f64 / 1000.0,
                 r.cpu_ns_per_msg,
                 r.sleeps_per_msg,
+                r.slowest_share,
                 r.errors
             );
         }
@@ -271,5 +278,14 @@ fn median(rows: Vec<Row>) -> Row {
     let p99 = mid(rows.iter().map(|r| r.p99_us).collect(), |a, b| a.cmp(b));
     let cpu = mid(rows.iter().map(|r| r.cpu_ns_per_msg).collect(), |a, b| a.total_cmp(b));
     let sleeps = mid(rows.iter().map(|r| r.sleeps_per_msg).collect(), |a, b| a.total_cmp(b));
-    Row { msgs_per_sec: rate, p99_us: p99, cpu_ns_per_msg: cpu, sleeps_per_msg: sleeps, errors }
+    // The worst round: one unfair round is the thing to see.
+    let slowest = rows.iter().map(|r| r.slowest_share).fold(f64::INFINITY, f64::min);
+    Row {
+        msgs_per_sec: rate,
+        p99_us: p99,
+        cpu_ns_per_msg: cpu,
+        sleeps_per_msg: sleeps,
+        slowest_share: slowest,
+        errors,
+    }
 }
