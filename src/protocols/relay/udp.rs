@@ -7,7 +7,9 @@
 //! address (no `SO_BROADCAST`), and an address of the other family than the socket's. An
 //! IPv6 socket reaches IPv4 targets only when it is dual-stack (`[::]`); then they are sent
 //! to as IPv4-mapped addresses. For the family check the handler must know each socket's
-//! local address: pass it to [`UdpRelay::bound`] after `Reactor::bind_udp`.
+//! local address: pass it to [`UdpRelay::bound`] after `Reactor::bind_udp`. And a forward
+//! longer than a UDP datagram can be (the sender's address in front of a message that
+//! filled its own datagram), which the kernel refuses with `EMSGSIZE`.
 //!
 //! One deliberate difference: a single trailing `\n` or `\r\n` is dropped before parsing,
 //! because `nc -u` and `socat` send lines. The classic program would answer `hii\n` with
@@ -56,6 +58,12 @@ impl UdpRelay {
     }
 }
 
+/// The most a UDP datagram can carry to `to`: 65,535 bytes less the UDP header, and for
+/// IPv4 the IP header too (an IPv6 payload length leaves its fixed header out).
+fn max_payload(to: SocketAddr) -> usize {
+    if to.ip().to_canonical().is_ipv4() { 65_507 } else { 65_527 }
+}
+
 /// One trailing line terminator, as `nc -u` and `socat` add.
 fn without_newline(data: &[u8]) -> &[u8] {
     let data = data.strip_suffix(b"\n").unwrap_or(data);
@@ -95,9 +103,18 @@ impl Handler for UdpRelay {
             }
             Ok(Request::Send { to: Target::Addr(to), msg }) => match self.route(sock, from, to) {
                 Some(to) => {
-                    debug!("{from} -> {to}: {msg:?}");
-                    ctx.send_to(sock, to, forwarded(&from, msg).as_bytes());
-                    SENT.into()
+                    let out = forwarded(&from, msg);
+                    if out.len() > max_payload(to) {
+                        info!(
+                            "{from} -> {to}: {} bytes with the sender in front: too long for UDP",
+                            out.len()
+                        );
+                        UNREACHABLE.into()
+                    } else {
+                        debug!("{from} -> {to}: {msg:?}");
+                        ctx.send_to(sock, to, out.as_bytes());
+                        SENT.into()
+                    }
                 }
                 None => {
                     info!("{from} -> {to}: not reachable from this socket");
@@ -160,6 +177,22 @@ mod tests {
         assert_eq!(sent, [reply(sock, a(), "127.0.0.1/40001 ; content : hi there"), reply(sock, b, SENT)]);
         let sent = ask(&mut t, sock, b, b"to:127.0.0.1/40000;content:");
         assert_eq!(sent[0], reply(sock, a(), "127.0.0.1/40001 ; content : "), "an empty message");
+    }
+
+    /// A message that filled its own datagram no longer fits once the sender's address is
+    /// in front of it: the kernel would refuse the send, so it is the classic 405, not a
+    /// 200 for a datagram that never left.
+    #[test]
+    fn a_forward_too_long_for_udp_is_405() {
+        let (mut t, sock) = relay(false, "127.0.0.1:9000");
+        let b: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let head = "127.0.0.1/40001 ; content : ".len();
+        let fits = format!("to:127.0.0.1/40000;content:{}", "x".repeat(65_507 - head));
+        let sent = ask(&mut t, sock, b, fits.as_bytes());
+        assert_eq!((sent.len(), sent[0].data.len()), (2, 65_507));
+        assert_eq!(sent[1], reply(sock, b, SENT));
+        let over = format!("to:127.0.0.1/40000;content:{}", "x".repeat(65_508 - head));
+        assert_eq!(ask(&mut t, sock, b, over.as_bytes()), [reply(sock, b, UNREACHABLE)]);
     }
 
     #[test]
