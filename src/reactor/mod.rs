@@ -461,6 +461,8 @@ impl<H: Handler> Reactor<H> {
             }
         }
         self.apply_effects();
+        // Set even when nothing is left to flush: a connection a `closed` callback opens
+        // during the stop is still cut when the grace period ends.
         self.timers.set(self.now + self.config.grace, TimerOwner::Reactor(Internal::Grace));
     }
 
