@@ -156,6 +156,17 @@ done
 stats() { # best and median of a list of ms
     sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%d %d\n", a[1], m}'
 }
+# The median of sorted ratios and, from 6 values up, a 95 % confidence interval for it: the
+# sign test's k-th smallest and k-th largest, k the largest with P(Binomial(n, 1/2) < k) <= 2.5 %
+# (no assumption about the noise's shape; benches/echo/spread.rs does the same in Rust).
+median_ci() {
+    awk '{a[NR]=$1} END {
+        n=NR; m=(n%2) ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2
+        below=0; choose=1; k=0
+        for (i=0; i<=int(n/2); i++) { below+=choose; if (below/2^n > 0.025) break; k=i+1; choose*=(n-i)/(i+1) }
+        if (k > 0) printf "%.2fx (%.2f - %.2f)", m, a[k], a[n-k+1]; else printf "%.2fx", m
+    }'
+}
 # Other load on the machine moves every time; a ratio to the best peer of the same round
 # (run back to back) is steadier than either time alone.
 PEERS=("nc -> nc" "socat -> socat (128K buffers)" "socat -> nc")
@@ -171,7 +182,7 @@ done
 echo
 echo "## $SIZE over loopback, $RUNS runs each ($(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round | sockloop server CPU s (median) | both ends' CPU s (median) | server VmRSS before -> peak (worst run) |"
+echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round (95 % interval) | sockloop server CPU s (median) | both ends' CPU s (median) | server VmRSS before -> peak (worst run) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 ROWS=("${PEERS[@]}")
 [ "$ONLY" = get ] || ROWS+=("sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc")
@@ -183,13 +194,12 @@ ROWS+=("sockloop serve (sendfile) -> sockloop get --no-splice")
 for name in "${ROWS[@]}"; do
     read -r best med < <(tr ' ' '\n' <<< "${TIMES[$name]}" | grep . | stats)
     read -ra t <<< "${TIMES[$name]}"
-    ratio=$(for ((r = 0; r < RUNS; r++)); do bc -l <<< "${t[$r]}/${peer_best[$r]}"; done | sort -n |
-        awk '{a[NR]=$1} END {printf "%.2f", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
+    ratio=$(for ((r = 0; r < RUNS; r++)); do bc -l <<< "${t[$r]}/${peer_best[$r]}"; done | sort -n | median_ci)
     rss=${RSS[$name]:-}
     cpu=-
     [ -z "${CPU[$name]:-}" ] || cpu=$(tr ' ' '\n' <<< "${CPU[$name]}" | grep . | stats | awk '{printf "%.2f", $2 / 1000}')
     pair=$(tr ' ' '\n' <<< "${PAIR[$name]}" | grep . | stats | awk '{printf "%.2f", $2 / 1000}')
-    printf "| %s | %.2f | %.2f | %.0f | %sx | %s | %s | %s |\n" "$name" "$(bc -l <<< "$best/1000")" \
+    printf "| %s | %.2f | %.2f | %.0f | %s | %s | %s | %s |\n" "$name" "$(bc -l <<< "$best/1000")" \
         "$(bc -l <<< "$med/1000")" "$(bc -l <<< "$want/1048576/($best/1000)")" "$ratio" "$cpu" "$pair" "${rss:--}"
 done
 
