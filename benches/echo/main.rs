@@ -6,6 +6,7 @@
 //!     cargo bench --bench echo -- --clients 1  # only the rows with that many connections
 //!     cargo bench --bench echo -- --idle       # only the idle-memory table
 //!     cargo bench --bench echo -- --rounds 5   # more rounds per figure (median of them)
+//!     cargo bench --bench echo -- --turns      # servers in alternating sub-second turns
 //!
 //! Each server runs as its own process pinned to CPU 1; the load (`sockloop::stress`, one
 //! thread) runs in this process pinned to CPU 0. On a 2-core machine the load generator
@@ -13,11 +14,16 @@
 //! per echoed message (utime+stime from /proc/PID/stat over the measured window): the
 //! fairest figure, because it does not depend on how fast the client can push.
 //! Then each server holds 10,000 idle connections and we read its RSS growth per connection.
+//!
+//! With `--turns`, the servers instead run side by side and take the load in turns of a
+//! fraction of a second (`turns.rs`): ratios within a round then compare the servers on
+//! nearly the same machine, which a shared VM's noise otherwise hides.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod peers;
 mod spread;
+mod turns;
 
 use common::{Running, cpu_secs, pin, raise_nofile, sleeps};
 use sockloop::stress::{self, StressOptions, StressProtocol};
@@ -34,6 +40,9 @@ enum Server {
 }
 
 const SERVERS: [Server; 3] = [Server::Sockloop, Server::Tokio, Server::Mio];
+
+/// The rows: (connections, message size).
+const WORKLOADS: [(u32, usize); 5] = [(1, 64), (100, 64), (1000, 64), (10_000, 64), (100, 16 << 10)];
 
 impl Server {
     fn name(self) -> &'static str {
@@ -161,6 +170,15 @@ fn main() {
         .map(|i| args.get(i + 1).and_then(|n| n.parse().ok()).expect("--clients N"));
     raise_nofile();
     pin(0, 0);
+    if args.iter().any(|a| a == "--turns") {
+        let rounds = if args.iter().any(|a| a == "--rounds") { rounds } else { 30 };
+        let turn_ms: Option<u64> = args
+            .iter()
+            .position(|a| a == "--turn-ms")
+            .map(|i| args.get(i + 1).and_then(|n| n.parse().ok()).expect("--turn-ms MS"));
+        turn_tables(rounds, only, turn_ms.map(Duration::from_millis));
+        return;
+    }
     if !idle_only {
         throughput_tables(window, rounds, only);
     }
@@ -180,10 +198,9 @@ fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
         "| connections | size | server | msgs/s | p99 | server CPU/msg | server sleeps/msg | slowest conn / median | errors |"
     );
     println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|");
-    let workloads: [(u32, usize); 5] = [(1, 64), (100, 64), (1000, 64), (10_000, 64), (100, 16 << 10)];
     let mut ratios = Vec::new();
     let mut per_round = Vec::new();
-    for (clients, size) in workloads.into_iter().filter(|(c, _)| only.is_none_or(|n| n == *c)) {
+    for (clients, size) in WORKLOADS.into_iter().filter(|(c, _)| only.is_none_or(|n| n == *c)) {
         // Servers take turns, round after round (each round starting with the next one),
         // and each figure is the median of its rounds: a burst of load from elsewhere on a
         // shared machine spoils one round, not the comparison.
@@ -292,4 +309,89 @@ fn median(rows: Vec<Row>) -> Row {
         slowest_share: slowest,
         errors,
     }
+}
+
+/// The rows again, with every server running throughout and the load moving from one to
+/// the next in turns (`turns.rs`): medians over turns, and the ratios within each round.
+fn turn_tables(rounds: usize, only: Option<u32>, turn: Option<Duration>) {
+    let running: Vec<Running> = SERVERS.iter().map(|s| s.spawn()).collect();
+    let targets: Vec<turns::Target> =
+        running.iter().map(|r| turns::Target { addr: r.addr, pid: r.pid() }).collect();
+    println!("| connections | size | server | msgs/s | p99 | server CPU/msg |");
+    println!("|---:|---:|---|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for (clients, size) in WORKLOADS.into_iter().filter(|(c, _)| only.is_none_or(|n| n == *c)) {
+        // A turn long enough that a connection sends a few messages in it at 10,000.
+        let turn = turn.unwrap_or(Duration::from_millis(if clients >= 10_000 { 1000 } else { 300 }));
+        let needed = u64::from(clients) * SERVERS.len() as u64 + 64;
+        if needed > common::nofile_limit() {
+            let limit = common::nofile_limit();
+            println!(
+                "| {clients} | {size} | skipped: needs {needed} file descriptors, the limit here is {limit} | | | |"
+            );
+            continue;
+        }
+        let plan = turns::Plan { clients, size, turn, rounds, warm: 2 };
+        let (measured, errors) = match turns::run(&targets, plan) {
+            Ok(run) => run,
+            Err(e) => {
+                println!("| {clients} | {size} | could not run: {e} | | | |");
+                continue;
+            }
+        };
+        for (server, t) in SERVERS.iter().zip(&measured) {
+            let med = |f: fn(&turns::Turn) -> f64| common::median(t.iter().map(f).collect());
+            println!(
+                "| {clients} | {size} | {} | {:.0} | {:.2} ms | {:.0} ns |",
+                server.name(),
+                med(turns::Turn::msgs_per_sec),
+                med(|t| t.p99_us as f64) / 1000.0,
+                med(turns::Turn::cpu_ns_per_msg),
+            );
+        }
+        if errors > 0 {
+            println!("| {clients} | {size} | **{errors} errors** | | | |");
+        }
+        ratios.push((clients, size, turn_ratios(&measured, 1), turn_ratios(&measured, 2)));
+    }
+    println!();
+    println!(
+        "Ratios within each round: median over rounds, and a 95 % confidence interval for it (>1.0x: sockloop better)"
+    );
+    println!();
+    println!(
+        "| connections | size | msgs/s sockloop/tokio | CPU/msg tokio/sockloop | p99 tokio/sockloop | msgs/s sockloop/mio | CPU/msg mio/sockloop |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for (clients, size, [a, b, c], [d, e, _]) in &ratios {
+        println!("| {clients} | {size} | {a} | {b} | {c} | {d} | {e} |");
+    }
+    println!();
+    println!(
+        "Targets (issue 3): at least 1.0x tokio (p99 at 1,000 and 10,000 connections), at least 0.95x mio."
+    );
+    println!();
+    println!(
+        "| connections | size | msgs/s vs tokio | CPU/msg vs tokio | p99 vs tokio | msgs/s vs mio | CPU/msg vs mio |"
+    );
+    println!("|---:|---:|---|---|---|---|---|");
+    for (clients, size, [a, b, c], [d, e, _]) in ratios {
+        let p99 = if clients >= 1000 { verdict(c, 1.0) } else { "-" };
+        let [a, b, d, e] = [verdict(a, 1.0), verdict(b, 1.0), verdict(d, 0.95), verdict(e, 0.95)];
+        println!("| {clients} | {size} | {a} | {b} | {p99} | {d} | {e} |");
+    }
+}
+
+/// sockloop against one peer, turn by turn within each round: msgs/s, CPU per message and
+/// p99, each as a ratio that is above 1.0 when sockloop does better.
+fn turn_ratios(measured: &[Vec<turns::Turn>], peer: usize) -> [Spread; 3] {
+    let pairs: Vec<(&turns::Turn, &turns::Turn)> = measured[0].iter().zip(&measured[peer]).collect();
+    let of = |f: &dyn Fn(&turns::Turn, &turns::Turn) -> f64| {
+        Spread::of(pairs.iter().map(|(o, t)| f(o, t)).collect())
+    };
+    [
+        of(&|o, t| o.msgs_per_sec() / t.msgs_per_sec().max(f64::MIN_POSITIVE)),
+        of(&|o, t| t.cpu_ns_per_msg() / o.cpu_ns_per_msg().max(f64::MIN_POSITIVE)),
+        of(&|o, t| t.p99_us as f64 / o.p99_us.max(1) as f64),
+    ]
 }

@@ -1,0 +1,326 @@
+//! The servers measured in turns a fraction of a second long, so that each comparison is
+//! made on nearly the same machine.
+//!
+//! On a shared VM the other tenants' load changes from one second to the next by a factor
+//! of ten, and a round of whole runs (a server started, connected, warmed, measured for
+//! seconds; then the next) spreads its ratios from 0.2x to 2x. Here every server is started
+//! once and connected once; then one server at a time gets the load for a *turn* (a few
+//! hundred milliseconds), its in-flight replies are drained, and the next server takes
+//! over. A *round* is one turn of each server, in an order that rotates from round to
+//! round. The ratios taken within a round compare servers a second apart, not minutes.
+//!
+//! The load is closed loop: each connection has one message in flight, and sends the next
+//! when the reply is complete and checked byte for byte. It runs on the sockloop reactor
+//! (the same one the stress tool uses), one thread, in this process pinned to CPU 0.
+//! A server's CPU time is read from `/proc/PID/schedstat` (nanoseconds, stolen time left
+//! out) at the turn's start and after its drain, so each turn's time is its own. Those
+//! reads are of kernel memory and take microseconds, the same for every server.
+
+use hdrhistogram::Histogram;
+use sockloop::{CloseReason, Config, ConnId, ConnInfo, Context, Handler, Origin, Reactor};
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// One server's turn, as measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Turn {
+    pub msgs: u64,
+    /// From the first send to the last reply of the drain.
+    pub secs: f64,
+    pub cpu_ns: u64,
+    pub p99_us: u64,
+}
+
+impl Turn {
+    pub fn msgs_per_sec(&self) -> f64 {
+        self.msgs as f64 / self.secs.max(f64::MIN_POSITIVE)
+    }
+
+    pub fn cpu_ns_per_msg(&self) -> f64 {
+        self.cpu_ns as f64 / self.msgs.max(1) as f64
+    }
+}
+
+/// A server to take turns with: where it listens and whose CPU time to read (a process of
+/// one thread, or a thread).
+#[derive(Clone, Copy, Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub pid: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// Connections to each server.
+    pub clients: u32,
+    pub size: usize,
+    pub turn: Duration,
+    /// Rounds measured, after `warm` rounds that are not.
+    pub rounds: usize,
+    pub warm: usize,
+}
+
+/// Takes the turns and returns each server's measured turns, in round order, and the
+/// number of errors (a wrong byte, a connection lost).
+pub fn run(targets: &[Target], plan: Plan) -> io::Result<(Vec<Vec<Turn>>, u64)> {
+    let config = Config { events_capacity: 4096, ..Config::default() };
+    let mut reactor = Reactor::new(Turns::new(targets, plan), config)?;
+    reactor.run()?;
+    let turns = reactor.handler_mut();
+    if let Some(e) = turns.failed.take() {
+        return Err(e);
+    }
+    Ok((std::mem::take(&mut turns.measured), turns.errors))
+}
+
+/// Connects at most this many at a time, so no listen backlog overflows (a dropped SYN is
+/// retried only after a second).
+const CONNECTING: u32 = 256;
+
+struct Turns {
+    targets: Vec<Target>,
+    plan: Plan,
+    /// Every connection's state, by client number (`server * clients + i`); kept here rather
+    /// than beside the socket because a turn's start writes to all of one server's at once.
+    echoers: Vec<Echoer>,
+    /// Connections per server: (id, client number).
+    conns: Vec<Vec<(ConnId, usize)>>,
+    dialled: u32,
+    up: u32,
+    /// Round and position in it; the server whose turn it is: `(position + round) % n`.
+    round: usize,
+    position: usize,
+    sending: bool,
+    in_flight: u32,
+    started: Instant,
+    cpu_at_start: u64,
+    msgs: u64,
+    latency: Histogram<u64>,
+    measured: Vec<Vec<Turn>>,
+    errors: u64,
+    failed: Option<io::Error>,
+}
+
+/// One connection of the load: its expected reply is its own payload, with the message
+/// number in the first bytes so a reply from another message cannot pass.
+struct Echoer {
+    payload: Vec<u8>,
+    seq: u64,
+    got: usize,
+    sent_at: Instant,
+    waiting: bool,
+}
+
+impl Echoer {
+    /// The next message: numbered, timed, and expected back.
+    fn next(&mut self, now: Instant) -> &[u8] {
+        self.seq += 1;
+        let seq = self.seq.to_le_bytes();
+        let n = seq.len().min(self.payload.len());
+        self.payload[..n].copy_from_slice(&seq[..n]);
+        self.sent_at = now;
+        self.waiting = true;
+        &self.payload
+    }
+}
+
+impl Turns {
+    fn new(targets: &[Target], plan: Plan) -> Turns {
+        let total = plan.clients as usize * targets.len();
+        let now = Instant::now();
+        let echoers = (0..total)
+            .map(|n| Echoer {
+                // Every connection's payload differs, so a reply sent to the wrong one is caught.
+                payload: (0..plan.size).map(|i| (n * 31 + i) as u8).collect(),
+                seq: 0,
+                got: 0,
+                sent_at: now,
+                waiting: false,
+            })
+            .collect();
+        Turns {
+            targets: targets.to_vec(),
+            plan,
+            echoers,
+            conns: vec![Vec::with_capacity(plan.clients as usize); targets.len()],
+            dialled: 0,
+            up: 0,
+            round: 0,
+            position: 0,
+            sending: false,
+            in_flight: 0,
+            started: now,
+            cpu_at_start: 0,
+            msgs: 0,
+            latency: Histogram::new(3).expect("3 significant figures is valid"),
+            measured: vec![Vec::new(); targets.len()],
+            errors: 0,
+            failed: None,
+        }
+    }
+
+    fn total(&self) -> u32 {
+        self.echoers.len() as u32
+    }
+
+    fn active(&self) -> usize {
+        (self.position + self.round) % self.targets.len()
+    }
+
+    fn dial(&mut self, ctx: &mut Context<'_>) {
+        while self.dialled < self.total() && self.dialled - self.up < CONNECTING {
+            let server = (self.dialled / self.plan.clients) as usize;
+            ctx.connect(self.targets[server].addr, u64::from(self.dialled));
+            self.dialled += 1;
+        }
+    }
+
+    fn begin_turn(&mut self, ctx: &mut Context<'_>) {
+        let server = self.active();
+        self.cpu_at_start = cpu_ns(self.targets[server].pid);
+        self.started = ctx.now();
+        self.msgs = 0;
+        self.latency.reset();
+        self.sending = true;
+        self.in_flight = self.conns[server].len() as u32;
+        let now = ctx.now();
+        for &(id, n) in &self.conns[server] {
+            ctx.write_to(id, self.echoers[n].next(now));
+        }
+        ctx.set_global_timer(self.plan.turn, TURN_END);
+    }
+
+    /// The active server's last reply is in: book the turn, hand over to the next.
+    fn end_turn(&mut self, ctx: &mut Context<'_>) {
+        let server = self.active();
+        let turn = Turn {
+            msgs: self.msgs,
+            secs: ctx.now().saturating_duration_since(self.started).as_secs_f64(),
+            cpu_ns: cpu_ns(self.targets[server].pid).saturating_sub(self.cpu_at_start),
+            p99_us: self.latency.value_at_quantile(0.99),
+        };
+        if self.round >= self.plan.warm {
+            self.measured[server].push(turn);
+        }
+        self.position += 1;
+        if self.position == self.targets.len() {
+            self.position = 0;
+            self.round += 1;
+        }
+        if self.round == self.plan.warm + self.plan.rounds {
+            ctx.stop_now();
+        } else {
+            // From a timer, so the handover comes after this callback's effects are carried out.
+            ctx.set_global_timer(Duration::ZERO, TURN_START);
+        }
+    }
+
+    /// A message is done with (its reply is in, or its connection is gone): one less in
+    /// flight, and the turn ends with the last one once sending has stopped.
+    fn settle(&mut self, ctx: &mut Context<'_>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if !self.sending && self.in_flight == 0 {
+            self.end_turn(ctx);
+        }
+    }
+}
+
+/// The timer keys: the next turn starts; the turn's sending ends.
+const TURN_START: u64 = 0;
+const TURN_END: u64 = 1;
+
+impl Handler for Turns {
+    /// The client number; `None` for a connection we did not make.
+    type Conn = Option<usize>;
+
+    fn started(&mut self, ctx: &mut Context<'_>) {
+        self.dial(ctx);
+    }
+
+    fn connected(&mut self, ctx: &mut Context<'_>, id: ConnId, info: &ConnInfo) -> Option<usize> {
+        let Origin::Outbound(n) = info.origin else { return None };
+        let n = n as usize;
+        self.conns[n / self.plan.clients as usize].push((id, n));
+        self.up += 1;
+        self.dial(ctx);
+        if self.up == self.total() {
+            ctx.set_global_timer(Duration::ZERO, TURN_START);
+        }
+        Some(n)
+    }
+
+    fn data(&mut self, conn: &mut Option<usize>, ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        let Some(e) = conn.and_then(|n| self.echoers.get_mut(n)) else { return data.len() };
+        let take = data.len().min(e.payload.len() - e.got);
+        if !e.waiting || take < data.len() || data[..take] != e.payload[e.got..e.got + take] {
+            self.errors += 1;
+            ctx.abort();
+            return data.len();
+        }
+        e.got += take;
+        if e.got < e.payload.len() {
+            return take;
+        }
+        e.got = 0;
+        e.waiting = false;
+        let now = ctx.now();
+        let micros = now.saturating_duration_since(e.sent_at).as_micros() as u64;
+        if self.sending {
+            ctx.write(e.next(now));
+        }
+        self.msgs += 1;
+        let _ = self.latency.record(micros.max(1));
+        if !self.sending {
+            self.settle(ctx);
+        }
+        take
+    }
+
+    fn global_timer(&mut self, ctx: &mut Context<'_>, key: u64) {
+        match key {
+            TURN_START => self.begin_turn(ctx),
+            TURN_END => {
+                self.sending = false;
+                if self.in_flight == 0 {
+                    self.end_turn(ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn closed(&mut self, conn: Option<usize>, ctx: &mut Context<'_>, id: ConnId, reason: CloseReason) {
+        let Some(n) = conn else { return };
+        match reason {
+            // The end of the run, or our own abort of a wrong reply (counted then).
+            CloseReason::Shutdown => return,
+            CloseReason::Local => {}
+            _ => self.errors += 1,
+        }
+        let server = n / self.plan.clients as usize;
+        self.conns[server].retain(|&(c, _)| c != id);
+        let waiting = self.echoers.get(n).is_some_and(|e| e.waiting);
+        if waiting && server == self.active() {
+            self.settle(ctx);
+        }
+    }
+
+    fn connect_failed(&mut self, ctx: &mut Context<'_>, tag: u64, err: &io::Error) {
+        // The first failure is the one to report; the stop abandons the connects after it.
+        if self.failed.is_none() {
+            self.failed = Some(io::Error::new(err.kind(), format!("connection {tag}: {err}")));
+        }
+        ctx.stop_now();
+    }
+}
+
+/// A one-thread process's CPU time so far (or a thread's, given its id) in nanoseconds: the
+/// first field of `schedstat`, time on a CPU, which leaves out what the hypervisor stole.
+/// Every server benchmarked here runs one thread.
+pub fn cpu_ns(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}

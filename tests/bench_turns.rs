@@ -1,0 +1,125 @@
+//! The echo benchmark's turn-taking load (`benches/echo/turns.rs`) against in-process
+//! servers on loopback: every server gets its turns, every reply is checked, and a server
+//! that corrupts replies is caught. Turns are a few milliseconds, so each test takes well
+//! under a second.
+
+#[path = "../benches/echo/turns.rs"]
+mod turns;
+
+use sockloop::protocols::echo::Echo;
+use sockloop::{Config, ConnId, ConnInfo, Context, Handle, Handler, Reactor};
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+use turns::{Plan, Target};
+
+/// A server on its own thread; stopped when dropped.
+struct Server {
+    addr: SocketAddr,
+    /// The server thread's id, whose CPU time the turns read.
+    tid: u32,
+    handle: Handle,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start<H: Handler + Send + 'static>(handler: H) -> Server {
+        let (tx, rx) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            let mut reactor = Reactor::new(handler, Config::default()).expect("reactor");
+            let addr = reactor.listen("127.0.0.1:0".parse().expect("address"), 1024).expect("listen");
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() } as u32;
+            tx.send((addr, tid, reactor.handle())).expect("test thread waits");
+            reactor.run().expect("server runs");
+        });
+        let (addr, tid, handle) = rx.recv().expect("server started");
+        Server { addr, tid, handle, thread: Some(thread) }
+    }
+
+    fn target(&self) -> Target {
+        Target { addr: self.addr, pid: self.tid }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.handle.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Echoes every read with its last byte changed.
+struct Corrupting;
+
+impl Handler for Corrupting {
+    type Conn = ();
+
+    fn connected(&mut self, _ctx: &mut Context<'_>, _id: ConnId, _info: &ConnInfo) {}
+
+    fn data(&mut self, _conn: &mut (), ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        let mut reply = data.to_vec();
+        if let Some(last) = reply.last_mut() {
+            *last ^= 0x80;
+        }
+        ctx.write(&reply);
+        data.len()
+    }
+}
+
+fn plan(clients: u32, size: usize, rounds: usize) -> Plan {
+    Plan { clients, size, turn: Duration::from_millis(20), rounds, warm: 1 }
+}
+
+#[test]
+fn every_server_gets_a_measured_turn_in_every_round() {
+    let servers = [Server::start(Echo), Server::start(Echo), Server::start(Echo)];
+    let targets: Vec<Target> = servers.iter().map(Server::target).collect();
+    let (measured, errors) = turns::run(&targets, plan(20, 64, 4)).expect("turns run");
+    assert_eq!(errors, 0);
+    assert_eq!(measured.len(), 3);
+    for turns in &measured {
+        assert_eq!(turns.len(), 4, "one turn per measured round, warm-up left out");
+        for t in turns {
+            assert!(t.msgs >= 20, "each of 20 connections had a reply in the turn: {t:?}");
+            assert!(t.secs >= 0.02, "a turn lasts at least its sending time: {t:?}");
+            assert!(t.cpu_ns > 0 && t.p99_us > 0, "{t:?}");
+            assert!(t.msgs_per_sec() >= 20.0 / t.secs, "{t:?}");
+            assert!(t.cpu_ns_per_msg() <= t.cpu_ns as f64 / 20.0, "{t:?}");
+        }
+    }
+}
+
+#[test]
+fn messages_larger_than_one_read_are_checked_whole() {
+    let servers = [Server::start(Echo), Server::start(Echo)];
+    let targets: Vec<Target> = servers.iter().map(Server::target).collect();
+    let (measured, errors) = turns::run(&targets, plan(4, 256 << 10, 2)).expect("turns run");
+    assert_eq!(errors, 0);
+    assert!(measured.iter().flatten().all(|t| t.msgs >= 4));
+}
+
+#[test]
+fn a_corrupting_server_is_caught_and_the_other_still_measured() {
+    let servers = [Server::start(Echo), Server::start(Corrupting)];
+    let targets: Vec<Target> = servers.iter().map(Server::target).collect();
+    let (measured, errors) = turns::run(&targets, plan(10, 64, 2)).expect("turns run");
+    // Each of the corrupting server's 10 connections fails its first reply and is dropped.
+    assert_eq!(errors, 10);
+    assert!(measured[0].iter().all(|t| t.msgs >= 10), "{:?}", measured[0]);
+    assert!(measured[1].iter().all(|t| t.msgs == 0), "{:?}", measured[1]);
+}
+
+#[test]
+fn a_server_that_is_not_there_is_an_error_not_a_hang() {
+    let gone = {
+        let s = Server::start(Echo);
+        s.target()
+    };
+    let live = Server::start(Echo);
+    let err = turns::run(&[live.target(), gone], plan(2, 64, 1)).expect_err("refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
