@@ -99,8 +99,7 @@ pub fn pin(pid: i32, cpu: usize) {
 }
 
 /// Raises the soft limit on file descriptors to the hard one, and both to 65,536 where the
-/// process may: the turn-taking echo bench holds 10,000 connections to each of three
-/// servers at once. The servers, started after, inherit it.
+/// process may (servers holding 10,000 connections inherit it).
 pub fn raise_nofile() {
     // SAFETY: plain getrlimit/setrlimit on a stack struct.
     unsafe {
@@ -113,15 +112,6 @@ pub fn raise_nofile() {
                 libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
             }
         }
-    }
-}
-
-/// The soft limit on this process's file descriptors.
-pub fn nofile_limit() -> u64 {
-    // SAFETY: plain getrlimit on a stack struct.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 { lim.rlim_cur } else { 0 }
     }
 }
 

@@ -19,6 +19,7 @@
 //! fraction of a second (`turns.rs`): ratios within a round then compare the servers on
 //! nearly the same machine, which a shared VM's noise otherwise hides.
 
+mod apart;
 #[path = "../common/mod.rs"]
 mod common;
 mod peers;
@@ -154,6 +155,10 @@ fn main() {
             other => panic!("unknown peer {other:?}"),
         };
         result.expect("peer server");
+        return;
+    }
+    if args.first().map(String::as_str) == Some("turns-load") {
+        turns_load(&args[1..]);
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -323,16 +328,9 @@ fn turn_tables(rounds: usize, only: Option<u32>, turn: Option<Duration>) {
     for (clients, size) in WORKLOADS.into_iter().filter(|(c, _)| only.is_none_or(|n| n == *c)) {
         // A turn long enough that a connection sends a few messages in it at 10,000.
         let turn = turn.unwrap_or(Duration::from_millis(if clients >= 10_000 { 1000 } else { 300 }));
-        let needed = u64::from(clients) * SERVERS.len() as u64 + 64;
-        if needed > common::nofile_limit() {
-            let limit = common::nofile_limit();
-            println!(
-                "| {clients} | {size} | skipped: needs {needed} file descriptors, the limit here is {limit} | | | |"
-            );
-            continue;
-        }
         let plan = turns::Plan { clients, size, turn, rounds, warm: 2 };
-        let (measured, errors) = match turns::run(&targets, plan) {
+        let exe = std::env::current_exe().expect("own path");
+        let (measured, errors) = match apart::run(&exe.to_string_lossy(), &targets, plan) {
             Ok(run) => run,
             Err(e) => {
                 println!("| {clients} | {size} | could not run: {e} | | | |");
@@ -379,6 +377,28 @@ fn turn_tables(rounds: usize, only: Option<u32>, turn: Option<Duration>) {
         let p99 = if clients >= 1000 { verdict(c, 1.0) } else { "-" };
         let [a, b, d, e] = [verdict(a, 1.0), verdict(b, 1.0), verdict(d, 0.95), verdict(e, 0.95)];
         println!("| {clients} | {size} | {a} | {b} | {p99} | {d} | {e} |");
+    }
+}
+
+/// A load process of `apart.rs`: `turns-load ADDR PID CLIENTS SIZE TURN_MS`.
+fn turns_load(args: &[String]) {
+    let arg = |i: usize| args.get(i).map_or("", String::as_str);
+    let number =
+        |i: usize| arg(i).parse::<u64>().unwrap_or_else(|_| panic!("turns-load: bad argument {}", arg(i)));
+    let target = turns::Target {
+        addr: arg(0).parse().unwrap_or_else(|_| panic!("turns-load: bad address {}", arg(0))),
+        pid: number(1) as u32,
+    };
+    let plan = turns::Plan {
+        clients: number(2) as u32,
+        size: number(3) as usize,
+        turn: Duration::from_millis(number(4)),
+        rounds: 0,
+        warm: 0,
+    };
+    if let Err(e) = turns::serve_stdio(target, plan) {
+        eprintln!("turns-load {}: {e}", target.addr);
+        std::process::exit(1);
     }
 }
 

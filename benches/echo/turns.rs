@@ -42,6 +42,26 @@ impl Turn {
     }
 }
 
+impl Turn {
+    /// The line a load process answers `go` with (`apart.rs`), with its errors so far.
+    pub fn to_line(&self, errors: u64) -> String {
+        format!("turn {} {} {} {} {errors}\n", self.msgs, self.secs, self.cpu_ns, self.p99_us)
+    }
+
+    /// A line made by [`Turn::to_line`]: the turn and the errors.
+    pub fn parse(line: &str) -> Option<(Turn, u64)> {
+        let mut f = line.strip_prefix("turn ")?.split_whitespace();
+        let mut next = || f.next();
+        let turn = Turn {
+            msgs: next()?.parse().ok()?,
+            secs: next()?.parse().ok()?,
+            cpu_ns: next()?.parse().ok()?,
+            p99_us: next()?.parse().ok()?,
+        };
+        Some((turn, next()?.parse().ok()?))
+    }
+}
+
 /// A server to take turns with: where it listens and whose CPU time to read (a process of
 /// one thread, or a thread).
 #[derive(Clone, Copy, Debug)]
@@ -61,8 +81,26 @@ pub struct Plan {
     pub warm: usize,
 }
 
-/// Takes the turns and returns each server's measured turns, in round order, and the
-/// number of errors (a wrong byte, a connection lost).
+/// Holds `plan.clients` connections to one server and takes a turn each time a line `go`
+/// comes in on stdin, answering with [`Turn::to_line`] on stdout (after a first line
+/// `ready` once all are connected); ends when stdin does. The bench runs one of these per
+/// server (`apart.rs`) where one process cannot hold the connections to all of them.
+pub fn serve_stdio(target: Target, plan: Plan) -> io::Result<()> {
+    let config = Config { events_capacity: 4096, ..Config::default() };
+    let mut reactor = Reactor::new(Turns::new(&[target], plan), config)?;
+    reactor.add_stdio()?;
+    reactor.run()?;
+    match reactor.handler_mut().failed.take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Takes the turns from one process holding the connections to every server, and returns
+/// each server's measured turns, in round order, and the number of errors (a wrong byte, a
+/// connection lost). The tests use it; the bench, whose rows may not fit in one process,
+/// runs the same turns through `apart.rs`.
+#[allow(dead_code)]
 pub fn run(targets: &[Target], plan: Plan) -> io::Result<(Vec<Vec<Turn>>, u64)> {
     let config = Config { events_capacity: 4096, ..Config::default() };
     let mut reactor = Reactor::new(Turns::new(targets, plan), config)?;
@@ -100,6 +138,8 @@ struct Turns {
     measured: Vec<Vec<Turn>>,
     errors: u64,
     failed: Option<io::Error>,
+    /// Under [`serve_stdio`]: where the `go`s come from and the turns go.
+    stdio: Option<ConnId>,
 }
 
 /// One connection of the load: its expected reply is its own payload, with the message
@@ -157,6 +197,7 @@ impl Turns {
             measured: vec![Vec::new(); targets.len()],
             errors: 0,
             failed: None,
+            stdio: None,
         }
     }
 
@@ -200,6 +241,11 @@ impl Turns {
             cpu_ns: cpu_ns(self.targets[server].pid).saturating_sub(self.cpu_at_start),
             p99_us: self.latency.value_at_quantile(0.99),
         };
+        if let Some(stdio) = self.stdio {
+            // Whoever reads stdout decides what comes next.
+            ctx.write_to(stdio, turn.to_line(self.errors).as_bytes());
+            return;
+        }
         if self.round >= self.plan.warm {
             self.measured[server].push(turn);
         }
@@ -230,28 +276,56 @@ impl Turns {
 const TURN_START: u64 = 0;
 const TURN_END: u64 = 1;
 
+/// What a connection of the reactor is to the load.
+#[derive(Clone, Copy)]
+enum Side {
+    /// Client number `n`'s connection.
+    Load(usize),
+    /// stdin/stdout, under [`serve_stdio`].
+    Control,
+}
+
 impl Handler for Turns {
-    /// The client number; `None` for a connection we did not make.
-    type Conn = Option<usize>;
+    type Conn = Side;
 
     fn started(&mut self, ctx: &mut Context<'_>) {
         self.dial(ctx);
     }
 
-    fn connected(&mut self, ctx: &mut Context<'_>, id: ConnId, info: &ConnInfo) -> Option<usize> {
-        let Origin::Outbound(n) = info.origin else { return None };
-        let n = n as usize;
+    fn connected(&mut self, ctx: &mut Context<'_>, id: ConnId, info: &ConnInfo) -> Side {
+        let n = match info.origin {
+            Origin::Outbound(n) => n as usize,
+            _ => {
+                self.stdio = Some(id);
+                return Side::Control;
+            }
+        };
         self.conns[n / self.plan.clients as usize].push((id, n));
         self.up += 1;
         self.dial(ctx);
         if self.up == self.total() {
-            ctx.set_global_timer(Duration::ZERO, TURN_START);
+            match self.stdio {
+                Some(stdio) => ctx.write_to(stdio, b"ready\n"),
+                None => drop(ctx.set_global_timer(Duration::ZERO, TURN_START)),
+            }
         }
-        Some(n)
+        Side::Load(n)
     }
 
-    fn data(&mut self, conn: &mut Option<usize>, ctx: &mut Context<'_>, data: &[u8]) -> usize {
-        let Some(e) = conn.and_then(|n| self.echoers.get_mut(n)) else { return data.len() };
+    fn data(&mut self, conn: &mut Side, ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        let n = match *conn {
+            Side::Load(n) => n,
+            Side::Control => {
+                // One turn per `go` line; a partial line waits for the rest.
+                let lines = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                let gos = data[..lines].split(|&b| b == b'\n').filter(|l| *l == b"go").count();
+                for _ in 0..gos {
+                    self.begin_turn(ctx);
+                }
+                return lines;
+            }
+        };
+        let Some(e) = self.echoers.get_mut(n) else { return data.len() };
         let take = data.len().min(e.payload.len() - e.got);
         if !e.waiting || take < data.len() || data[..take] != e.payload[e.got..e.got + take] {
             self.errors += 1;
@@ -290,8 +364,12 @@ impl Handler for Turns {
         }
     }
 
-    fn closed(&mut self, conn: Option<usize>, ctx: &mut Context<'_>, id: ConnId, reason: CloseReason) {
-        let Some(n) = conn else { return };
+    fn closed(&mut self, conn: Side, ctx: &mut Context<'_>, id: ConnId, reason: CloseReason) {
+        let n = match conn {
+            Side::Load(n) => n,
+            // Stdin ended: whoever sent the turns is done with us.
+            Side::Control => return ctx.stop_now(),
+        };
         match reason {
             // The end of the run, or our own abort of a wrong reply (counted then).
             CloseReason::Shutdown => return,
