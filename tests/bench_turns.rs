@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
-use turns::{Plan, Target};
+use turns::{Plan, Target, Turn};
 
 /// A server on its own thread; stopped when dropped.
 struct Server {
@@ -122,4 +122,19 @@ fn a_server_that_is_not_there_is_an_error_not_a_hang() {
     let live = Server::start(Echo);
     let err = turns::run(&[live.target(), gone], plan(2, 64, 1)).expect_err("refused");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn a_turn_survives_the_line_a_load_process_sends_it_as() {
+    let turn = Turn { msgs: 123_456, secs: 0.300_512_25, cpu_ns: 987_654_321, p99_us: 4_321 };
+    let line = turn.to_line(7);
+    assert!(line.ends_with('\n'), "{line:?}");
+    let (back, errors) = Turn::parse(&line).expect("parses");
+    assert_eq!(
+        (back.msgs, back.secs, back.cpu_ns, back.p99_us, errors),
+        (123_456, 0.300_512_25, 987_654_321, 4_321, 7)
+    );
+    assert!(Turn::parse("ready\n").is_none());
+    assert!(Turn::parse("turn 1 0.3 5\n").is_none(), "a short line is not a turn");
+    assert!(Turn::parse("turn 1 x 5 6 0\n").is_none(), "nor one with a field that is not a number");
 }

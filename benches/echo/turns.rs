@@ -44,7 +44,7 @@ impl Turn {
 
 impl Turn {
     /// The line a load process answers `go` with (`apart.rs`), with its errors so far.
-    pub fn to_line(&self, errors: u64) -> String {
+    pub fn to_line(self, errors: u64) -> String {
         format!("turn {} {} {} {} {errors}\n", self.msgs, self.secs, self.cpu_ns, self.p99_us)
     }
 
@@ -85,6 +85,7 @@ pub struct Plan {
 /// comes in on stdin, answering with [`Turn::to_line`] on stdout (after a first line
 /// `ready` once all are connected); ends when stdin does. The bench runs one of these per
 /// server (`apart.rs`) where one process cannot hold the connections to all of them.
+#[allow(dead_code)] // the bench's load processes run it; a test cannot lend it its stdio
 pub fn serve_stdio(target: Target, plan: Plan) -> io::Result<()> {
     let config = Config { events_capacity: 4096, ..Config::default() };
     let mut reactor = Reactor::new(Turns::new(&[target], plan), config)?;
