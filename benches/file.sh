@@ -170,17 +170,19 @@ median_ci() {
 # Other load on the machine moves every time; a ratio to the best peer of the same round
 # (run back to back) is steadier than either time alone.
 PEERS=("nc -> nc" "socat -> socat (128K buffers)" "socat -> nc")
-peer_best=()
-for ((r = 0; r < RUNS; r++)); do
-    best=
-    for peer in "${PEERS[@]}"; do
-        read -ra t <<< "${TIMES[$peer]}"
-        [ -z "$best" ] || [ "${t[$r]}" -lt "$best" ] && best=${t[$r]}
-    done
-    peer_best+=("$best")
+# The best peer is the one with the lowest median time, and every row is compared with its
+# time in the same round. (Not with the fastest of the peers in each round: the least of
+# three noisy times is biased low, so a contender as fast as the peers would come out slower.)
+best_peer= best_med=
+for peer in "${PEERS[@]}"; do
+    read -r _ med < <(tr ' ' '\n' <<< "${TIMES[$peer]}" | grep . | stats)
+    [ -n "$best_med" ] && [ "$med" -ge "$best_med" ] || { best_peer=$peer; best_med=$med; }
 done
+read -ra peer_best <<< "${TIMES[$best_peer]}"
 echo
 echo "## $SIZE over loopback, $RUNS runs each ($(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo
+echo "Best peer (lowest median time): $best_peer; each row's time is divided by its time in the same round."
 echo
 echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round (95 % interval) | sockloop server CPU s (median) | both ends' CPU s (median) | server VmRSS before -> peak (worst run) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"

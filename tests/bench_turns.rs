@@ -3,52 +3,38 @@
 //! that corrupts replies is caught. Turns are a few milliseconds, so each test takes well
 //! under a second.
 
+mod common;
 #[path = "../benches/echo/turns.rs"]
 mod turns;
 
 use sockloop::protocols::echo::Echo;
-use sockloop::{Config, ConnId, ConnInfo, Context, Handle, Handler, Reactor};
-use std::net::SocketAddr;
-use std::sync::mpsc;
-use std::thread;
+use sockloop::{Config, ConnId, ConnInfo, Context, Handler, Reactor};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use turns::{Plan, Target, Turn};
 
-/// A server on its own thread; stopped when dropped.
+/// A server on its own thread (`common::Server`), with that thread's id: the turns read
+/// its CPU time.
 struct Server {
-    addr: SocketAddr,
-    /// The server thread's id, whose CPU time the turns read.
-    tid: u32,
-    handle: Handle,
-    thread: Option<thread::JoinHandle<()>>,
+    server: common::Server<()>,
+    tid: Arc<AtomicU32>,
 }
 
 impl Server {
     fn start<H: Handler + Send + 'static>(handler: H) -> Server {
-        let (tx, rx) = mpsc::channel();
-        let thread = thread::spawn(move || {
-            let mut reactor = Reactor::new(handler, Config::default()).expect("reactor");
-            let addr = reactor.listen("127.0.0.1:0".parse().expect("address"), 1024).expect("listen");
+        let tid = Arc::new(AtomicU32::new(0));
+        let own = tid.clone();
+        let build = move || {
             // SAFETY: gettid has no preconditions.
-            let tid = unsafe { libc::gettid() } as u32;
-            tx.send((addr, tid, reactor.handle())).expect("test thread waits");
-            reactor.run().expect("server runs");
-        });
-        let (addr, tid, handle) = rx.recv().expect("server started");
-        Server { addr, tid, handle, thread: Some(thread) }
+            own.store(unsafe { libc::gettid() } as u32, Ordering::SeqCst);
+            Reactor::new(handler, Config::default())
+        };
+        Server { server: common::Server::start(&[common::v4()], build, |_| ()), tid }
     }
 
     fn target(&self) -> Target {
-        Target { addr: self.addr, pid: self.tid }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.handle.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        Target { addr: self.server.addr(), pid: self.tid.load(Ordering::SeqCst) }
     }
 }
 
@@ -117,7 +103,9 @@ fn a_corrupting_server_is_caught_and_the_other_still_measured() {
 fn a_server_that_is_not_there_is_an_error_not_a_hang() {
     let gone = {
         let s = Server::start(Echo);
-        s.target()
+        let target = s.target();
+        s.server.stop(); // and waits: the listener is closed when this returns
+        target
     };
     let live = Server::start(Echo);
     let err = turns::run(&[live.target(), gone], plan(2, 64, 1)).expect_err("refused");

@@ -7,6 +7,7 @@
 //!     cargo bench --bench echo -- --idle       # only the idle-memory table
 //!     cargo bench --bench echo -- --rounds 5   # more rounds per figure (median of them)
 //!     cargo bench --bench echo -- --turns      # servers in alternating sub-second turns
+//!     cargo bench --bench echo -- --turns --same  # an A/A run: three sockloops, for the bias
 //!
 //! Each server runs as its own process pinned to CPU 1; the load (`sockloop::stress`, one
 //! thread) runs in this process pinned to CPU 0. On a 2-core machine the load generator
@@ -181,7 +182,8 @@ fn main() {
             .iter()
             .position(|a| a == "--turn-ms")
             .map(|i| args.get(i + 1).and_then(|n| n.parse().ok()).expect("--turn-ms MS"));
-        turn_tables(rounds, only, turn_ms.map(Duration::from_millis));
+        let same = args.iter().any(|a| a == "--same");
+        turn_tables(rounds, only, turn_ms.map(Duration::from_millis), same);
         return;
     }
     if !idle_only {
@@ -318,8 +320,16 @@ fn median(rows: Vec<Row>) -> Row {
 
 /// The rows again, with every server running throughout and the load moving from one to
 /// the next in turns (`turns.rs`): medians over turns, and the ratios within each round.
-fn turn_tables(rounds: usize, only: Option<u32>, turn: Option<Duration>) {
-    let running: Vec<Running> = SERVERS.iter().map(|s| s.spawn()).collect();
+///
+/// With `same`, all three are `sockloop serve echo` (the columns keep the peers' names): an
+/// A/A run, whose ratios away from 1.0x are the method's own bias.
+fn turn_tables(rounds: usize, only: Option<u32>, turn: Option<Duration>, same: bool) {
+    if same {
+        println!("A/A run: the servers named tokio and mio below are sockloop too.");
+        println!();
+    }
+    let running: Vec<Running> =
+        SERVERS.iter().map(|&s| if same { Server::Sockloop } else { s }.spawn()).collect();
     let targets: Vec<turns::Target> =
         running.iter().map(|r| turns::Target { addr: r.addr, pid: r.pid() }).collect();
     println!("| connections | size | server | msgs/s | p99 | server CPU/msg |");
