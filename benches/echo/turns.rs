@@ -11,7 +11,8 @@
 //!
 //! The load is closed loop: each connection has one message in flight, and sends the next
 //! when the reply is complete and checked byte for byte. It runs on the sockloop reactor
-//! (the same one the stress tool uses), one thread, in this process pinned to CPU 0.
+//! (the same one the stress tool uses), one thread pinned to CPU 0: in the bench, one load
+//! process per server (`apart.rs`, [`serve_stdio`]); in the tests, one for all ([`run`]).
 //! A server's CPU time is read from `/proc/PID/schedstat` (nanoseconds, stolen time left
 //! out) at the turn's start and after its drain, so each turn's time is its own. Those
 //! reads are of kernel memory and take microseconds, the same for every server.
@@ -40,9 +41,7 @@ impl Turn {
     pub fn cpu_ns_per_msg(&self) -> f64 {
         self.cpu_ns as f64 / self.msgs.max(1) as f64
     }
-}
 
-impl Turn {
     /// The line a load process answers `go` with (`apart.rs`), with its errors so far.
     pub fn to_line(self, errors: u64) -> String {
         format!("turn {} {} {} {} {errors}\n", self.msgs, self.secs, self.cpu_ns, self.p99_us)
@@ -143,8 +142,9 @@ struct Turns {
     stdio: Option<ConnId>,
 }
 
-/// One connection of the load: its expected reply is its own payload, with the message
-/// number in the first bytes so a reply from another message cannot pass.
+/// One connection of the load: its expected reply is its own payload, which carries the
+/// message number in its first 8 bytes and the client number in the next 4, so a reply
+/// to another message or another connection cannot pass.
 struct Echoer {
     payload: Vec<u8>,
     seq: u64,
@@ -171,13 +171,12 @@ impl Turns {
         let total = plan.clients as usize * targets.len();
         let now = Instant::now();
         let echoers = (0..total)
-            .map(|n| Echoer {
-                // Every connection's payload differs, so a reply sent to the wrong one is caught.
-                payload: (0..plan.size).map(|i| (n * 31 + i) as u8).collect(),
-                seq: 0,
-                got: 0,
-                sent_at: now,
-                waiting: false,
+            .map(|n| {
+                let mut payload: Vec<u8> = (0..plan.size).map(|i| (n * 31 + i) as u8).collect();
+                if let Some(client) = payload.get_mut(8..12) {
+                    client.copy_from_slice(&(n as u32).to_le_bytes());
+                }
+                Echoer { payload, seq: 0, got: 0, sent_at: now, waiting: false }
             })
             .collect();
         Turns {
