@@ -7,6 +7,7 @@
 #     transfer with /proc/PID/clear_refs, so no sampler competes with the transfer for the CPU,
 #   - PAR parallel `sockloop get`s from the one server thread (and socat's fork-per-client).
 # Every contender runs RUNS times, interleaved, in this one run; the table gives best and median.
+# The socat pair runs twice a round, the second time as an A/A row: the method's own spread.
 #
 #   benches/file.sh                     # RUNS=5 SIZE=1G PAR=100 PAR_SIZE=16M
 #   RUNS=9 SIZE=256M benches/file.sh
@@ -88,6 +89,7 @@ done
 # Also both ends' CPU time together: the client's, and the server's (a peer server exits
 # after its one transfer and is waited for; a sockloop server is read from /proc).
 declare -A TIMES RSS GROW CPU PAIR
+AGAIN="socat -> socat again, last in the round (A/A)"
 run() {
     local name=$1 spid=$2; shift 2
     local base=0 peak=0 cpu0=0 server=0
@@ -151,6 +153,9 @@ for _ in $(seq "$RUNS"); do
         run "sockloop serve (sendfile) -> baseline get" "$SF_PID" baseline_get "$SF_PORT"
         run "sockloop serve (read+write) -> baseline get" "$RW_PID" baseline_get "$RW_PORT"
     fi
+    # The socat pair once more, last in the round: against itself, its ratio shows what the
+    # method cannot tell apart (an A/A row), position in the round included.
+    socat_serve;                       run "$AGAIN" "" socat_get
 done
 
 stats() { # best and median of a list of ms
@@ -186,7 +191,7 @@ echo "Best peer (lowest median time): $best_peer; each row's time is divided by 
 echo
 echo "| server -> client | best s | median s | best MiB/s | median time / best peer's, same round (95 % interval) | sockloop server CPU s (median) | both ends' CPU s (median) | server VmRSS before -> peak (worst run) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-ROWS=("${PEERS[@]}")
+ROWS=("${PEERS[@]}" "$AGAIN")
 [ "$ONLY" = get ] || ROWS+=("sockloop serve (sendfile) -> nc" "sockloop serve (read+write) -> nc")
 ROWS+=("sockloop serve (sendfile) -> socat (128K buffers)" "sockloop serve (read+write) -> socat (128K buffers)")
 ROWS+=("sockloop serve (sendfile) -> sockloop get" "sockloop serve (read+write) -> sockloop get")

@@ -7,6 +7,7 @@
 use super::turns::{Plan, Target, Turn};
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
 /// One load process: the command line it is started with names its server and the plan.
 struct Load {
@@ -79,4 +80,26 @@ pub fn run(exe: &str, targets: &[Target], plan: Plan) -> io::Result<(Vec<Vec<Tur
         }
     }
     Ok((measured, errors.iter().sum()))
+}
+
+/// A load process: `turns-load ADDR PID CLIENTS SIZE TURN_MS`, as [`Load::start`] runs it.
+pub fn load_main(args: &[String]) {
+    let arg = |i: usize| args.get(i).map_or("", String::as_str);
+    let number =
+        |i: usize| arg(i).parse::<u64>().unwrap_or_else(|_| panic!("turns-load: bad argument {}", arg(i)));
+    let target = Target {
+        addr: arg(0).parse().unwrap_or_else(|_| panic!("turns-load: bad address {}", arg(0))),
+        pid: number(1) as u32,
+    };
+    let plan = Plan {
+        clients: number(2) as u32,
+        size: number(3) as usize,
+        turn: Duration::from_millis(number(4)),
+        rounds: 0,
+        warm: 0,
+    };
+    if let Err(e) = super::turns::serve_stdio(target, plan) {
+        eprintln!("turns-load {}: {e}", target.addr);
+        std::process::exit(1);
+    }
 }

@@ -6,8 +6,9 @@
 //!     cargo bench --bench echo -- --clients 1  # only the rows with that many connections
 //!     cargo bench --bench echo -- --idle       # only the idle-memory table
 //!     cargo bench --bench echo -- --rounds 5   # more rounds per figure (median of them)
-//!     cargo bench --bench echo -- --turns      # servers in alternating sub-second turns
+//!     cargo bench --bench echo -- --turns      # servers side by side, in turns (30 rounds)
 //!     cargo bench --bench echo -- --turns --same  # an A/A run: three sockloops, for the bias
+//!     cargo bench --bench echo -- --turns --clients 1 --rounds 300 --turn-ms 100
 //!
 //! Each server runs as its own process pinned to CPU 1; the load (`sockloop::stress`, one
 //! thread) runs in this process pinned to CPU 0. On a 2-core machine the load generator
@@ -17,14 +18,16 @@
 //! Then each server holds 10,000 idle connections and we read its RSS growth per connection.
 //!
 //! With `--turns`, the servers instead run side by side and take the load in turns of a
-//! fraction of a second (`turns.rs`): ratios within a round then compare the servers on
-//! nearly the same machine, which a shared VM's noise otherwise hides.
+//! fraction of a second (`turns.rs`, `apart.rs`; tables in `turn_tables.rs`): ratios within
+//! a round then compare the servers on nearly the same machine, which a shared VM's noise
+//! otherwise hides.
 
 mod apart;
 #[path = "../common/mod.rs"]
 mod common;
 mod peers;
 mod spread;
+mod turn_tables;
 mod turns;
 
 use common::{Running, cpu_secs, pin, raise_nofile, sleeps};
@@ -159,7 +162,7 @@ fn main() {
         return;
     }
     if args.first().map(String::as_str) == Some("turns-load") {
-        turns_load(&args[1..]);
+        apart::load_main(&args[1..]);
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -183,7 +186,7 @@ fn main() {
             .position(|a| a == "--turn-ms")
             .map(|i| args.get(i + 1).and_then(|n| n.parse().ok()).expect("--turn-ms MS"));
         let same = args.iter().any(|a| a == "--same");
-        turn_tables(rounds, only, turn_ms.map(Duration::from_millis), same);
+        turn_tables::print(rounds, only, turn_ms.map(Duration::from_millis), same);
         return;
     }
     if !idle_only {
@@ -273,7 +276,7 @@ fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
     }
 }
 
-fn verdict(spread: Spread, target: f64) -> &'static str {
+pub(crate) fn verdict(spread: Spread, target: f64) -> &'static str {
     match spread.verdict(target) {
         Some(true) => "shown",
         Some(false) => "**missed**",
@@ -316,112 +319,4 @@ fn median(rows: Vec<Row>) -> Row {
         slowest_share: slowest,
         errors,
     }
-}
-
-/// The rows again, with every server running throughout and the load moving from one to
-/// the next in turns (`turns.rs`): medians over turns, and the ratios within each round.
-///
-/// With `same`, all three are `sockloop serve echo` (the columns keep the peers' names): an
-/// A/A run, whose ratios away from 1.0x are the method's own bias.
-fn turn_tables(rounds: usize, only: Option<u32>, turn: Option<Duration>, same: bool) {
-    if same {
-        println!("A/A run: the servers named tokio and mio below are sockloop too.");
-        println!();
-    }
-    let running: Vec<Running> =
-        SERVERS.iter().map(|&s| if same { Server::Sockloop } else { s }.spawn()).collect();
-    let targets: Vec<turns::Target> =
-        running.iter().map(|r| turns::Target { addr: r.addr, pid: r.pid() }).collect();
-    println!("| connections | size | server | msgs/s | p99 | server CPU/msg |");
-    println!("|---:|---:|---|---:|---:|---:|");
-    let mut ratios = Vec::new();
-    for (clients, size) in WORKLOADS.into_iter().filter(|(c, _)| only.is_none_or(|n| n == *c)) {
-        // A turn long enough that a connection sends a few messages in it at 10,000.
-        let turn = turn.unwrap_or(Duration::from_millis(if clients >= 10_000 { 1000 } else { 300 }));
-        let plan = turns::Plan { clients, size, turn, rounds, warm: 2 };
-        let exe = std::env::current_exe().expect("own path");
-        let (measured, errors) = match apart::run(&exe.to_string_lossy(), &targets, plan) {
-            Ok(run) => run,
-            Err(e) => {
-                println!("| {clients} | {size} | could not run: {e} | | | |");
-                continue;
-            }
-        };
-        for (server, t) in SERVERS.iter().zip(&measured) {
-            let med = |f: fn(&turns::Turn) -> f64| common::median(t.iter().map(f).collect());
-            println!(
-                "| {clients} | {size} | {} | {:.0} | {:.2} ms | {:.0} ns |",
-                server.name(),
-                med(turns::Turn::msgs_per_sec),
-                med(|t| t.p99_us as f64) / 1000.0,
-                med(turns::Turn::cpu_ns_per_msg),
-            );
-        }
-        if errors > 0 {
-            println!("| {clients} | {size} | **{errors} errors** | | | |");
-        }
-        ratios.push((clients, size, turn_ratios(&measured, 1), turn_ratios(&measured, 2)));
-    }
-    println!();
-    println!(
-        "Ratios within each round: median over rounds, and a 95 % confidence interval for it (>1.0x: sockloop better)"
-    );
-    println!();
-    println!(
-        "| connections | size | msgs/s sockloop/tokio | CPU/msg tokio/sockloop | p99 tokio/sockloop | msgs/s sockloop/mio | CPU/msg mio/sockloop |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
-    for (clients, size, [a, b, c], [d, e, _]) in &ratios {
-        println!("| {clients} | {size} | {a} | {b} | {c} | {d} | {e} |");
-    }
-    println!();
-    println!(
-        "Targets (issue 3): at least 1.0x tokio (p99 at 1,000 and 10,000 connections), at least 0.95x mio."
-    );
-    println!();
-    println!(
-        "| connections | size | msgs/s vs tokio | CPU/msg vs tokio | p99 vs tokio | msgs/s vs mio | CPU/msg vs mio |"
-    );
-    println!("|---:|---:|---|---|---|---|---|");
-    for (clients, size, [a, b, c], [d, e, _]) in ratios {
-        let p99 = if clients >= 1000 { verdict(c, 1.0) } else { "-" };
-        let [a, b, d, e] = [verdict(a, 1.0), verdict(b, 1.0), verdict(d, 0.95), verdict(e, 0.95)];
-        println!("| {clients} | {size} | {a} | {b} | {p99} | {d} | {e} |");
-    }
-}
-
-/// A load process of `apart.rs`: `turns-load ADDR PID CLIENTS SIZE TURN_MS`.
-fn turns_load(args: &[String]) {
-    let arg = |i: usize| args.get(i).map_or("", String::as_str);
-    let number =
-        |i: usize| arg(i).parse::<u64>().unwrap_or_else(|_| panic!("turns-load: bad argument {}", arg(i)));
-    let target = turns::Target {
-        addr: arg(0).parse().unwrap_or_else(|_| panic!("turns-load: bad address {}", arg(0))),
-        pid: number(1) as u32,
-    };
-    let plan = turns::Plan {
-        clients: number(2) as u32,
-        size: number(3) as usize,
-        turn: Duration::from_millis(number(4)),
-        rounds: 0,
-        warm: 0,
-    };
-    if let Err(e) = turns::serve_stdio(target, plan) {
-        eprintln!("turns-load {}: {e}", target.addr);
-        std::process::exit(1);
-    }
-}
-
-/// sockloop against one peer, turn by turn within each round: msgs/s, CPU per message and
-/// p99, each as a ratio that is above 1.0 when sockloop does better.
-fn turn_ratios(measured: &[Vec<turns::Turn>], peer: usize) -> [Spread; 3] {
-    let pairs: Vec<(&turns::Turn, &turns::Turn)> = measured[0].iter().zip(&measured[peer]).collect();
-    let of = |f: &dyn Fn(&turns::Turn, &turns::Turn) -> f64| {
-        Spread::of(pairs.iter().map(|(o, t)| f(o, t)).collect())
-    };
-    [
-        of(&|o, t| o.msgs_per_sec() / t.msgs_per_sec().max(f64::MIN_POSITIVE)),
-        of(&|o, t| t.cpu_ns_per_msg() / o.cpu_ns_per_msg().max(f64::MIN_POSITIVE)),
-        of(&|o, t| t.p99_us as f64 / o.p99_us.max(1) as f64),
-    ]
 }
