@@ -265,7 +265,8 @@ fn throughput_tables(window: Duration, rounds: usize, only: Option<u32>) {
     println!(
         "Targets (issue 3): at least 1.0x tokio, at least 0.95x mio. Shown: the whole interval clears the target;"
     );
-    println!("missed: the whole interval falls short; otherwise the noise of this run hides the answer.");
+    println!("missed: the whole interval falls short; otherwise the noise of this run hides the answer");
+    println!("(`--turns` compares the servers a second apart instead of seconds: narrower intervals).");
     println!();
     println!("| connections | size | msgs/s vs tokio | CPU/msg vs tokio | msgs/s vs mio | CPU/msg vs mio |");
     println!("|---:|---:|---|---|---|---|");
