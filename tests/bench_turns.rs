@@ -56,6 +56,19 @@ impl Handler for Corrupting {
     }
 }
 
+/// Reads everything and answers nothing: a server that has stalled.
+struct Silent;
+
+impl Handler for Silent {
+    type Conn = ();
+
+    fn connected(&mut self, _ctx: &mut Context<'_>, _id: ConnId, _info: &ConnInfo) {}
+
+    fn data(&mut self, _conn: &mut (), _ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        data.len()
+    }
+}
+
 fn plan(clients: u32, size: usize, rounds: usize) -> Plan {
     Plan { clients, size, turn: Duration::from_millis(20), rounds, warm: 1 }
 }
@@ -125,4 +138,15 @@ fn a_turn_survives_the_line_a_load_process_sends_it_as() {
     assert!(Turn::parse("ready\n").is_none());
     assert!(Turn::parse("turn 1 0.3 5\n").is_none(), "a short line is not a turn");
     assert!(Turn::parse("turn 1 x 5 6 0\n").is_none(), "nor one with a field that is not a number");
+}
+
+#[test]
+fn a_server_that_stops_answering_costs_its_replies_not_the_run() {
+    let servers = [Server::start(Echo), Server::start(Silent)];
+    let targets: Vec<Target> = servers.iter().map(Server::target).collect();
+    // The silent server's first turn waits a second for its replies, then gives them up.
+    let (measured, errors) = turns::run(&targets, plan(3, 64, 2)).expect("turns run");
+    assert_eq!(errors, 3, "each of its 3 connections owed one reply");
+    assert!(measured[0].iter().all(|t| t.msgs >= 3), "{:?}", measured[0]);
+    assert!(measured[1].iter().all(|t| t.msgs == 0), "{:?}", measured[1]);
 }

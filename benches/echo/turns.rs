@@ -18,7 +18,7 @@
 //! reads are of kernel memory and take microseconds, the same for every server.
 
 use hdrhistogram::Histogram;
-use sockloop::{CloseReason, Config, ConnId, ConnInfo, Context, Handler, Origin, Reactor};
+use sockloop::{CloseReason, Config, ConnId, ConnInfo, Context, Handler, Origin, Reactor, TimerId};
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -140,6 +140,8 @@ struct Turns {
     failed: Option<io::Error>,
     /// Under [`serve_stdio`]: where the `go`s come from and the turns go.
     stdio: Option<ConnId>,
+    /// While a turn waits for its last replies: the timer that gives up on them.
+    drain_timer: Option<TimerId>,
 }
 
 /// One connection of the load: its expected reply is its own payload, which carries the
@@ -198,6 +200,7 @@ impl Turns {
             errors: 0,
             failed: None,
             stdio: None,
+            drain_timer: None,
         }
     }
 
@@ -232,8 +235,40 @@ impl Turns {
         ctx.set_global_timer(self.plan.turn, TURN_END);
     }
 
+    /// Sending has stopped: the turn ends with its last reply, or when those still owed are
+    /// given up on ([`Turns::give_up`]).
+    fn stop_sending(&mut self, ctx: &mut Context<'_>) {
+        self.sending = false;
+        if self.in_flight == 0 {
+            self.end_turn(ctx);
+        } else {
+            // Ten turns, and at least a second: far beyond any reply a working server owes.
+            let limit = (self.plan.turn * 10).max(Duration::from_secs(1));
+            self.drain_timer = Some(ctx.set_global_timer(limit, DRAIN_LIMIT));
+        }
+    }
+
+    /// The server still owes replies long after sending stopped: they are lost (errors),
+    /// their connections dropped, and the turn ends, so one stalled server cannot hang the
+    /// bench or leak late replies into a later turn.
+    fn give_up(&mut self, ctx: &mut Context<'_>) {
+        self.drain_timer = None;
+        for &(id, n) in &self.conns[self.active()] {
+            if let Some(e) = self.echoers.get_mut(n).filter(|e| e.waiting) {
+                e.waiting = false;
+                self.errors += 1;
+                ctx.abort_conn(id);
+            }
+        }
+        self.in_flight = 0;
+        self.end_turn(ctx);
+    }
+
     /// The active server's last reply is in: book the turn, hand over to the next.
     fn end_turn(&mut self, ctx: &mut Context<'_>) {
+        if let Some(timer) = self.drain_timer.take() {
+            ctx.cancel_timer(timer);
+        }
         let server = self.active();
         let turn = Turn {
             msgs: self.msgs,
@@ -272,9 +307,11 @@ impl Turns {
     }
 }
 
-/// The timer keys: the next turn starts; the turn's sending ends.
+/// The timer keys: the next turn starts; the turn's sending ends; its last replies are
+/// given up on.
 const TURN_START: u64 = 0;
 const TURN_END: u64 = 1;
+const DRAIN_LIMIT: u64 = 2;
 
 /// What a connection of the reactor is to the load.
 #[derive(Clone, Copy)]
@@ -354,12 +391,8 @@ impl Handler for Turns {
     fn global_timer(&mut self, ctx: &mut Context<'_>, key: u64) {
         match key {
             TURN_START => self.begin_turn(ctx),
-            TURN_END => {
-                self.sending = false;
-                if self.in_flight == 0 {
-                    self.end_turn(ctx);
-                }
-            }
+            TURN_END => self.stop_sending(ctx),
+            DRAIN_LIMIT => self.give_up(ctx),
             _ => {}
         }
     }
