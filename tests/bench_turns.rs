@@ -8,7 +8,7 @@ mod common;
 mod turns;
 
 use sockloop::protocols::echo::Echo;
-use sockloop::{Config, ConnId, ConnInfo, Context, Handler, Reactor};
+use sockloop::{Config, Handler, Reactor};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -35,37 +35,6 @@ impl Server {
 
     fn target(&self) -> Target {
         Target { addr: self.server.addr(), pid: self.tid.load(Ordering::SeqCst) }
-    }
-}
-
-/// Echoes every read with its last byte changed.
-struct Corrupting;
-
-impl Handler for Corrupting {
-    type Conn = ();
-
-    fn connected(&mut self, _ctx: &mut Context<'_>, _id: ConnId, _info: &ConnInfo) {}
-
-    fn data(&mut self, _conn: &mut (), ctx: &mut Context<'_>, data: &[u8]) -> usize {
-        let mut reply = data.to_vec();
-        if let Some(last) = reply.last_mut() {
-            *last ^= 0x80;
-        }
-        ctx.write(&reply);
-        data.len()
-    }
-}
-
-/// Reads everything and answers nothing: a server that has stalled.
-struct Silent;
-
-impl Handler for Silent {
-    type Conn = ();
-
-    fn connected(&mut self, _ctx: &mut Context<'_>, _id: ConnId, _info: &ConnInfo) {}
-
-    fn data(&mut self, _conn: &mut (), _ctx: &mut Context<'_>, data: &[u8]) -> usize {
-        data.len()
     }
 }
 
@@ -103,7 +72,7 @@ fn messages_larger_than_one_read_are_checked_whole() {
 
 #[test]
 fn a_corrupting_server_is_caught_and_the_other_still_measured() {
-    let servers = [Server::start(Echo), Server::start(Corrupting)];
+    let servers = [Server::start(Echo), Server::start(common::Corrupting)];
     let targets: Vec<Target> = servers.iter().map(Server::target).collect();
     let (measured, errors) = turns::run(&targets, plan(10, 64, 2)).expect("turns run");
     // Each of the corrupting server's 10 connections fails its first reply and is dropped.
@@ -142,7 +111,7 @@ fn a_turn_survives_the_line_a_load_process_sends_it_as() {
 
 #[test]
 fn a_server_that_stops_answering_costs_its_replies_not_the_run() {
-    let servers = [Server::start(Echo), Server::start(Silent)];
+    let servers = [Server::start(Echo), Server::start(common::Sink)];
     let targets: Vec<Target> = servers.iter().map(Server::target).collect();
     // The silent server's first turn waits a second for its replies, then gives them up.
     let (measured, errors) = turns::run(&targets, plan(3, 64, 2)).expect("turns run");

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use socket2::{Domain, Socket, Type};
 use sockloop::protocols::echo::Echo;
-use sockloop::{CloseReason, Config, ConnId, ConnInfo, Context, Handler};
+use sockloop::{CloseReason, Config};
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -169,19 +169,6 @@ fn peer_reset_closes_only_that_connection() {
     roundtrip(&mut late, b"new client");
     drop((keeper, late));
     server.stop();
-}
-
-/// Reads and answers nothing, so only a read can notice that the peer has gone.
-struct Sink;
-
-impl Handler for Sink {
-    type Conn = ();
-
-    fn connected(&mut self, _ctx: &mut Context<'_>, _id: ConnId, _info: &ConnInfo) {}
-
-    fn data(&mut self, _conn: &mut (), _ctx: &mut Context<'_>, data: &[u8]) -> usize {
-        data.len()
-    }
 }
 
 /// Bytes and then a FIN or RST, sent back to back, usually come as one readiness event

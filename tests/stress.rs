@@ -2,9 +2,11 @@
 //! own thread (port 0), the load on the test's thread. Every run is bounded by its
 //! `--duration`; the servers are stopped through their handles.
 
+mod common;
+
 use sockloop::protocols::{echo::Echo, greet::Greet};
 use sockloop::stress::{self, StressOptions, StressProtocol};
-use sockloop::{Config, ConnId, ConnInfo, Context, Handle, Handler, Reactor};
+use sockloop::{Config, Handle, Handler, Reactor};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::thread;
@@ -41,22 +43,6 @@ impl Drop for Server {
     }
 }
 
-/// An echo server that flips the lowest bit of the first byte of every read it echoes.
-struct Corrupting;
-
-impl Handler for Corrupting {
-    type Conn = ();
-
-    fn connected(&mut self, _ctx: &mut Context<'_>, _id: ConnId, _info: &ConnInfo) {}
-
-    fn data(&mut self, _conn: &mut (), ctx: &mut Context<'_>, data: &[u8]) -> usize {
-        let mut reply = data.to_vec();
-        reply[0] ^= 1;
-        ctx.write(&reply);
-        data.len()
-    }
-}
-
 fn options(protocol: StressProtocol, clients: u32, duration_ms: u64) -> StressOptions {
     let mut opts = StressOptions::new(protocol);
     opts.clients = clients;
@@ -86,7 +72,7 @@ fn two_thousand_echo_clients_every_byte_verified() {
 
 #[test]
 fn a_corrupting_server_is_caught() {
-    let server = Server::start(Corrupting);
+    let server = Server::start(common::Corrupting);
     let report = stress::run(&options(StressProtocol::Echo, 20, 500), server.addr).expect("run");
     assert!(report.errors.mismatched > 0, "{report}");
     assert_eq!(report.messages, 0, "no corrupted reply passes as a message");

@@ -11,7 +11,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use sockloop::{Config, Handle, Handler, Reactor};
+use sockloop::{Config, ConnId, ConnInfo, Context, Handle, Handler, Reactor};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -299,5 +299,36 @@ impl LineClient {
             Ok(_) => line.strip_suffix('\n').unwrap_or_else(|| panic!("unterminated {line:?}")).to_string(),
             Err(e) => panic!("no line within the timeout: {e}"),
         }
+    }
+}
+
+/// An echo server that flips the lowest bit of the first byte of every read it echoes: a
+/// load generator must catch every such reply.
+pub struct Corrupting;
+
+impl Handler for Corrupting {
+    type Conn = ();
+
+    fn connected(&mut self, _ctx: &mut Context<'_>, _id: ConnId, _info: &ConnInfo) {}
+
+    fn data(&mut self, _conn: &mut (), ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        let mut reply = data.to_vec();
+        reply[0] ^= 1;
+        ctx.write(&reply);
+        data.len()
+    }
+}
+
+/// Reads everything and answers nothing: a stalled server, or one where only a read can
+/// notice that the peer has gone.
+pub struct Sink;
+
+impl Handler for Sink {
+    type Conn = ();
+
+    fn connected(&mut self, _ctx: &mut Context<'_>, _id: ConnId, _info: &ConnInfo) {}
+
+    fn data(&mut self, _conn: &mut (), _ctx: &mut Context<'_>, data: &[u8]) -> usize {
+        data.len()
     }
 }
