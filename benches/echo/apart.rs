@@ -47,7 +47,8 @@ impl Load {
 
 impl Drop for Load {
     fn drop(&mut self) {
-        // Its stdin closes with `to`, and it ends; kill in case it is stuck connecting.
+        // Killed rather than waited for: it may be stuck connecting, and nothing it would
+        // still do matters (the end of its stdin would stop it too).
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
