@@ -55,8 +55,6 @@ fn every_server_gets_a_measured_turn_in_every_round() {
             assert!(t.msgs >= 20, "each of 20 connections had a reply in the turn: {t:?}");
             assert!(t.secs >= 0.02, "a turn lasts at least its sending time: {t:?}");
             assert!(t.cpu_ns > 0 && t.p99_us > 0, "{t:?}");
-            assert!(t.msgs_per_sec() >= 20.0 / t.secs, "{t:?}");
-            assert!(t.cpu_ns_per_msg() <= t.cpu_ns as f64 / 20.0, "{t:?}");
         }
     }
 }
@@ -92,6 +90,16 @@ fn a_server_that_is_not_there_is_an_error_not_a_hang() {
     let live = Server::start(Echo);
     let err = turns::run(&[live.target(), gone], plan(2, 64, 1)).expect_err("refused");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn a_turn_gives_its_rate_and_cpu_per_message_and_an_empty_turn_divides_by_nothing() {
+    let turn = Turn { msgs: 300, secs: 0.5, cpu_ns: 1_500_000, p99_us: 10 };
+    assert_eq!(turn.msgs_per_sec(), 600.0);
+    assert_eq!(turn.cpu_ns_per_msg(), 5_000.0);
+    let empty = Turn { msgs: 0, secs: 0.0, cpu_ns: 7, p99_us: 0 };
+    assert_eq!(empty.msgs_per_sec(), 0.0);
+    assert_eq!(empty.cpu_ns_per_msg(), 7.0);
 }
 
 #[test]

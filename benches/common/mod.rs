@@ -98,19 +98,13 @@ pub fn pin(pid: i32, cpu: usize) {
     }
 }
 
-/// Raises the soft limit on file descriptors to the hard one, and both to 65,536 where the
-/// process may (servers holding 10,000 connections inherit it).
 pub fn raise_nofile() {
     // SAFETY: plain getrlimit/setrlimit on a stack struct.
     unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            let wanted = lim.rlim_max.max(1 << 16);
-            let raised = libc::rlimit { rlim_cur: wanted, rlim_max: wanted };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
-                lim.rlim_cur = lim.rlim_max;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-            }
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }

@@ -86,8 +86,7 @@ pub struct Plan {
 /// server (`apart.rs`) where one process cannot hold the connections to all of them.
 #[allow(dead_code)] // the bench's load processes run it; a test cannot lend it its stdio
 pub fn serve_stdio(target: Target, plan: Plan) -> io::Result<()> {
-    let config = Config { events_capacity: 4096, ..Config::default() };
-    let mut reactor = Reactor::new(Turns::new(&[target], plan), config)?;
+    let mut reactor = Reactor::new(Turns::new(&[target], plan), config())?;
     reactor.add_stdio()?;
     reactor.run()?;
     match reactor.handler_mut().failed.take() {
@@ -102,14 +101,19 @@ pub fn serve_stdio(target: Target, plan: Plan) -> io::Result<()> {
 /// runs the same turns through `apart.rs`.
 #[allow(dead_code)]
 pub fn run(targets: &[Target], plan: Plan) -> io::Result<(Vec<Vec<Turn>>, u64)> {
-    let config = Config { events_capacity: 4096, ..Config::default() };
-    let mut reactor = Reactor::new(Turns::new(targets, plan), config)?;
+    let mut reactor = Reactor::new(Turns::new(targets, plan), config())?;
     reactor.run()?;
     let turns = reactor.handler_mut();
     if let Some(e) = turns.failed.take() {
         return Err(e);
     }
     Ok((std::mem::take(&mut turns.measured), turns.errors))
+}
+
+/// The load's reactor: at a turn's start thousands of connections are ready at once, so
+/// fewer polls per turn of the loop (as the stress tool does).
+fn config() -> Config {
+    Config { events_capacity: 4096, ..Config::default() }
 }
 
 /// Connects at most this many at a time, so no listen backlog overflows (a dropped SYN is
